@@ -1,0 +1,3 @@
+//! imprimatur-arf: under construction.
+
+#![forbid(unsafe_code)]

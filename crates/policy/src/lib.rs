@@ -1,0 +1,3 @@
+//! imprimatur-policy: under construction.
+
+#![forbid(unsafe_code)]

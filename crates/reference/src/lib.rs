@@ -1,0 +1,3 @@
+//! imprimatur-reference: under construction.
+
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! imprimatur-signature: under construction.
+
+#![forbid(unsafe_code)]

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the whole test suite, as CI runs it.
+#
+#   bash scripts/test.sh
+#
+# 1. installs the system packages and cargo tools the tests need (as root; as
+#    another user it prints the exact apt-get line and stops),
+# 2. checks formatting, 3. runs clippy with -D warnings, 4. runs every test
+#    (unit, doc, integration against the real skopeo/gpg/docker-registry/oscap),
+# 5. runs cargo-deny (bans, licenses, sources).
+#
+# The integration tests start their own services (registry, gpg-agent) on
+# loopback and stop them. Set CI=true to make a missing peer tool a failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# shellcheck source=scripts/deps.sh
+source scripts/deps.sh
+install_system_packages
+install_cargo_tool cargo-deny
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked --no-fail-fast
+
+step "cargo deny check bans licenses sources"
+cargo deny --log-level error check bans licenses sources
+
+step "all checks passed"

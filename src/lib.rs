@@ -1,0 +1,19 @@
+//! Imprimatur: an open toolkit for container image trust.
+//!
+//! This facade re-exports the workspace crates so that an application can
+//! depend on one crate and pick one OpenPGP crypto backend through features
+//! (`crypto-nettle`, the default; `crypto-openssl`; `crypto-rust`).
+//!
+//! | module | crate | what it does |
+//! |---|---|---|
+//! | [`reference`] | `imprimatur-reference` | docker references and digests, normalized as containers/image does |
+//! | [`signature`] | `imprimatur-signature` | atomic ("simple signing") signatures: payload, sign, verify, keys |
+//! | [`arf`] | `imprimatur-arf` | OpenSCAP ARF / XCCDF / OVAL results: streaming parser, summaries, gates, reports |
+//! | [`policy`] | `imprimatur-policy` | `policy.json` and `registries.d`: model, parse, generate, evaluate, explain |
+
+#![forbid(unsafe_code)]
+
+pub use imprimatur_arf as arf;
+pub use imprimatur_policy as policy;
+pub use imprimatur_reference as reference;
+pub use imprimatur_signature as signature;

@@ -1,0 +1,7 @@
+//! The one integration test binary (as in ripgrep): each module tests one
+//! area against the real peers (skopeo, gpg, docker-registry, oscap, …).
+//!
+//! Tests that need an external tool call [`util::require_tool`]: when the tool
+//! is missing they fail if `CI` is set and are skipped (with a message) otherwise.
+
+mod util;

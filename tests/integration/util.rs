@@ -1,0 +1,62 @@
+//! Shared helpers for the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Whether the tests run under CI (`CI` set to anything but empty or `false`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+}
+
+/// Returns true if `tool` is on `PATH`. When it is not: panics under CI (a
+/// missing peer must fail the build), otherwise prints why the test is skipped
+/// and returns false.
+pub fn require_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(!in_ci(), "required tool `{tool}` is not installed (CI is set)");
+        eprintln!("skipping: `{tool}` is not installed");
+    }
+    found
+}
+
+/// The `imprimatur` example binary, built by `cargo test` next to this test
+/// binary (`target/<profile>/examples/imprimatur`).
+pub fn imprimatur_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps");
+    let bin = profile_dir.join("examples").join("imprimatur");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test` (which builds examples)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `Command` for the `imprimatur` binary.
+pub fn imprimatur() -> Command {
+    Command::new(imprimatur_bin())
+}
+
+/// The repository's `tests/data` directory.
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("data")
+}
+
+/// A free TCP port on 127.0.0.1 (bind to port 0, read it, release it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
