@@ -4,4 +4,5 @@
 //! Tests that need an external tool call [`util::require_tool`]: when the tool
 //! is missing they fail if `CI` is set and are skipped (with a message) otherwise.
 
+mod peers;
 mod util;
