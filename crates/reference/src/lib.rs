@@ -1,3 +1,17 @@
-//! imprimatur-reference: under construction.
+//! Docker image references and content digests, parsed and normalized exactly
+//! as containers/image (skopeo, podman, CRI-O) does.
+//!
+//! Pure types: no I/O, no panics on any input.
 
 #![forbid(unsafe_code)]
+
+mod digest;
+mod error;
+mod reference;
+
+pub use digest::{Algorithm, Digest};
+pub use error::Error;
+pub use reference::{
+    DEFAULT_DOMAIN, DEFAULT_TAG, LEGACY_DEFAULT_DOMAIN, NAME_TOTAL_LENGTH_MAX, OFFICIAL_REPO_NAME,
+    Reference,
+};
