@@ -183,6 +183,73 @@ impl Reference {
     }
 }
 
+impl Reference {
+    /// The policy namespaces of this reference, most specific first, as
+    /// containers/image's `DockerReferenceNamespaces` computes them (without
+    /// the identity string itself; see [`Reference::policy_scopes`]):
+    ///
+    /// 1. the repository name `host[:port]/ns/…/repo`;
+    /// 2. each shorter `/`-prefix of it, down to `host[:port]`;
+    /// 3. wildcard domains: the port is stripped from the host and, while the
+    ///    host contains a `.`, its first label is dropped and `*.` + rest is
+    ///    emitted.
+    ///
+    /// The port-less host itself is never a namespace when there is a port.
+    ///
+    /// ```
+    /// use imprimatur_reference::Reference;
+    /// let r = Reference::parse_normalized("a.b.example.com:5000/x/y:v1")?;
+    /// assert_eq!(
+    ///     r.docker_namespaces(),
+    ///     [
+    ///         "a.b.example.com:5000/x/y",
+    ///         "a.b.example.com:5000/x",
+    ///         "a.b.example.com:5000",
+    ///         "*.b.example.com",
+    ///         "*.example.com",
+    ///         "*.com",
+    ///     ]
+    /// );
+    /// # Ok::<(), imprimatur_reference::Error>(())
+    /// ```
+    pub fn docker_namespaces(&self) -> Vec<String> {
+        let full = self.name();
+        let mut out = Vec::new();
+        let mut name = full.as_str();
+        loop {
+            out.push(name.to_owned());
+            match name.rfind('/') {
+                Some(i) => name = &name[..i],
+                None => break,
+            }
+        }
+        if let Some(i) = name.find(':') {
+            name = &name[..i];
+        }
+        while let Some(i) = name.find('.') {
+            name = &name[i + 1..];
+            out.push(format!("*.{name}"));
+        }
+        out
+    }
+
+    /// The full ordered list of policy scopes (and `registries.d` `docker:`
+    /// keys) to try for this reference: the identity string (the full form,
+    /// as given; apply [`Reference::with_default_tag`] first for user input)
+    /// followed by [`Reference::docker_namespaces`]. For a name-only
+    /// reference the identity equals the repository name and is listed once.
+    /// The transport default (`""` / `default-docker`) is not included.
+    pub fn policy_scopes(&self) -> Vec<String> {
+        let identity = self.to_string();
+        let mut out = Vec::new();
+        if !self.is_name_only() {
+            out.push(identity);
+        }
+        out.extend(self.docker_namespaces());
+        out
+    }
+}
+
 fn push_tag_digest(out: &mut String, tag: Option<&str>, digest: Option<&Digest>) {
     if let Some(tag) = tag {
         out.push(':');

@@ -440,3 +440,99 @@ fn grammar_helpers() {
         assert!(!is_domain(bad), "{bad}");
     }
 }
+
+#[test]
+fn namespaces_spec_example() {
+    let r = norm("a.b.example.com:5000/x/y");
+    let want = [
+        "a.b.example.com:5000/x/y",
+        "a.b.example.com:5000/x",
+        "a.b.example.com:5000",
+        "*.b.example.com",
+        "*.example.com",
+        "*.com",
+    ];
+    assert_eq!(r.docker_namespaces(), want);
+    // Name-only: the identity is the repository name, listed once.
+    assert_eq!(r.policy_scopes(), want);
+}
+
+#[test]
+fn namespaces_docker_hub_and_ip() {
+    let r = norm("busybox").with_default_tag();
+    assert_eq!(
+        r.policy_scopes(),
+        [
+            "docker.io/library/busybox:latest",
+            "docker.io/library/busybox",
+            "docker.io/library",
+            "docker.io",
+            "*.io",
+        ]
+    );
+    // The port-less host is not a namespace; wildcards come from it.
+    let r = norm("127.0.0.1:15731/ns/img:v1");
+    let ns = r.docker_namespaces();
+    assert_eq!(
+        ns,
+        [
+            "127.0.0.1:15731/ns/img",
+            "127.0.0.1:15731/ns",
+            "127.0.0.1:15731",
+            "*.0.0.1",
+            "*.0.1",
+            "*.1"
+        ]
+    );
+    assert!(!ns.iter().any(|s| s == "127.0.0.1"));
+    let r = norm("localhost/foo");
+    assert_eq!(r.docker_namespaces(), ["localhost/foo", "localhost"]);
+    let d = Digest::sha256_of(b"m");
+    let r = norm(&format!("localhost:5000/foo@{d}"));
+    assert_eq!(
+        r.policy_scopes(),
+        [
+            format!("localhost:5000/foo@{d}"),
+            "localhost:5000/foo".into(),
+            "localhost:5000".into()
+        ]
+    );
+}
+
+/// Spec §8.8 (S01–S09): first present scope wins.
+#[test]
+fn scope_lookup_table() {
+    let present = [
+        "",
+        "unmatched",
+        "deep.com",
+        "*.very.deep.com",
+        "*.deep.com",
+        "deep.com/n1",
+        "deep.com/n1/n2",
+        "deep.com/n1/n2/n3",
+        "deep.com/n1/n2/n3/repo",
+        "deep.com/n1/n2/n3/repo:tag2",
+    ];
+    let select = |image: &str| -> String {
+        let r = norm(image);
+        r.policy_scopes()
+            .into_iter()
+            .find(|s| present.contains(&s.as_str()))
+            .unwrap_or_default()
+    };
+    let table = [
+        ("deep.com/n1/n2/n3/repo:tag2", "deep.com/n1/n2/n3/repo:tag2"),
+        ("deep.com/n1/n2/n3/repo:nottag2", "deep.com/n1/n2/n3/repo"),
+        ("deep.com/n1/n2/n3/notrepo:tag2", "deep.com/n1/n2/n3"),
+        ("deep.com/n1/n2/notn3/repo:tag2", "deep.com/n1/n2"),
+        ("deep.com/n1/notn2/n3/repo:tag2", "deep.com/n1"),
+        ("deep.com/notn1/n2/n3/repo:tag2", "deep.com"),
+        ("very.deep.com/n1/n2/n3/repo:tag2", "*.deep.com"),
+        ("not.very.deep.com/n1/n2/n3/repo:tag2", "*.very.deep.com"),
+        ("this.does-not/match:anything", ""),
+    ];
+    for (image, want) in table {
+        assert_eq!(select(image), want, "{image}");
+    }
+}
