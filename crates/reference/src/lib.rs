@@ -7,6 +7,8 @@
 
 mod digest;
 mod error;
+#[cfg(feature = "oci-spec")]
+mod oci;
 mod reference;
 
 pub use digest::{Algorithm, Digest};
