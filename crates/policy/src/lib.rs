@@ -1,3 +1,28 @@
-//! imprimatur-policy: under construction.
+//! `imprimatur-policy`: `policy.json` and `registries.d` for container image
+//! trust, compatible with containers/image (skopeo, podman, CRI-O).
+//!
+//! - [`Policy`]: the typed `policy.json` model, parsed as strictly as the
+//!   reference implementation ([`Policy::from_json`]: every error names the
+//!   file, the JSON path and the rule) and written canonically
+//!   ([`Policy::to_json`]: sorted scopes, 4-space indentation).
+//!
+//! ```
+//! use imprimatur_policy::{Policy, Requirement};
+//!
+//! let p = Policy::from_json(br#"{"default":[{"type":"reject"}]}"#, "policy.json")?;
+//! assert_eq!(p.default, vec![Requirement::Reject]);
+//! assert!(Policy::from_json(br#"{"default":[]}"#, "policy.json").is_err());
+//! # Ok::<(), imprimatur_policy::Error>(())
+//! ```
 
 #![forbid(unsafe_code)]
+
+mod error;
+mod json;
+mod model;
+
+pub use error::{Error, PolicyRule};
+pub use model::{
+    IdentityMatch, KNOWN_TRANSPORTS, KeySource, KeyType, Policy, Requirement, SignedBy,
+    SigstoreSigned, is_valid_remap_prefix, validate_scope,
+};
