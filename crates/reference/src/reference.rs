@@ -478,3 +478,6 @@ impl<'de> serde::Deserialize<'de> for Reference {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
