@@ -18,11 +18,15 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod identity;
 mod json;
 mod model;
+mod scope;
 
 pub use error::{Error, PolicyRule};
+pub use identity::{identity_matches, ref_matches_prefix, remap};
 pub use model::{
     IdentityMatch, KNOWN_TRANSPORTS, KeySource, KeyType, Policy, Requirement, SignedBy,
     SigstoreSigned, is_valid_remap_prefix, validate_scope,
 };
+pub use scope::{PolicyImage, ScopeChoice};
