@@ -1,3 +1,85 @@
-//! imprimatur-signature: under construction.
+//! Atomic ("simple signing") container image signatures, interoperable with
+//! skopeo, podman and CRI-O (containers/image).
+//!
+//! - [`Payload`]: the signed JSON document; strict [`Payload::parse`] and
+//!   canonical [`Payload::to_canonical_json`] (§1 of the spec).
+//! - [`Signer`]: signs payloads with an OpenPGP secret key (binary signed
+//!   message, one v4 signature by the primary key; §2.1).
+//! - [`Verifier`] over [`TrustedKeys`]: accepts and rejects signature blobs
+//!   as skopeo 1.9.3 does, except that SHA-1 (and weaker) signatures are
+//!   refused (§2.2, §3.1).
+//! - [`verify_standalone`]: `skopeo standalone-verify` semantics (§3.2).
+//! - [`manifest_digest`], [`digest_matches`]: §1.5, schema-1 JWS included.
+//! - [`generate_key`], [`SecretKey`], [`Fingerprint`]: key material.
+//! - [`classify_stored_blob`], [`untrusted_dump`]: storage-layer format
+//!   check and the debugging dump (never for decisions).
+//!
+//! This crate does no I/O and never picks a sequoia crypto backend: the
+//! final binary does (the `imprimatur` facade's `crypto-*` features). The
+//! optional `nettle` feature adds a faster signer for the nettle backend.
+//!
+//! # Example
+//!
+//! ```
+//! use imprimatur_reference::Digest;
+//! use imprimatur_signature::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Keys: generate (or SecretKey::from_bytes a gpg export).
+//! let key = generate_key(KeyGenOptions::new("Release <release@example.com>"))?;
+//! let public = key.public_armored()?; // hand this to verifiers
+//!
+//! // Sign a manifest for an identity.
+//! let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#;
+//! let digest = manifest_digest(manifest)?;
+//! let payload = Payload::new("registry.example.com/app:1.0", &digest, 1_700_000_000);
+//! let signer = Signer::builder(key.secret_key()).build()?;
+//! let blob = signer.sign(&payload)?;
+//!
+//! // Verify like `skopeo standalone-verify`.
+//! let keys = TrustedKeys::from_bytes(&public)?;
+//! let verifier = Verifier::new(&keys);
+//! let ok = verify_standalone(
+//!     &verifier,
+//!     manifest,
+//!     "registry.example.com/app:1.0",
+//!     &[key.fingerprint()],
+//!     &blob,
+//! )?;
+//! assert_eq!(ok.digest, digest);
+//! assert_eq!(ok.fingerprint, key.fingerprint());
+//! # Ok(()) }
+//! ```
 
 #![forbid(unsafe_code)]
+
+mod envelope;
+mod error;
+#[cfg(feature = "nettle")]
+mod fast;
+mod fingerprint;
+mod keys;
+mod manifest;
+mod payload;
+mod sign;
+mod standalone;
+mod strict_json;
+mod verify;
+
+pub use envelope::{StoredFormat, UntrustedSignatureInfo, classify_stored_blob, untrusted_dump};
+pub use error::{Error, PayloadError, VerifyError};
+pub use fingerprint::Fingerprint;
+pub use keys::{
+    Cipher, GeneratedKey, KeyGenOptions, Keyring, MAX_KEY_BYTES, SecretKey, TrustedKeys,
+    generate_key,
+};
+pub use manifest::{MAX_MANIFEST_BYTES, digest_matches, manifest_digest};
+pub use payload::{CREATOR, Payload, SIGNATURE_TYPE};
+pub use sign::{HashAlgo, Signer, SignerBuilder};
+pub use standalone::{StandaloneVerified, verify_standalone};
+pub use verify::{
+    MAX_PAYLOAD_BYTES, MAX_SIGNATURE_BYTES, SubkeyAttribution, VerifiedSignature, Verifier,
+};
+
+/// The sequoia-openpgp crate this library is built on (for advanced use).
+pub use sequoia_openpgp;
