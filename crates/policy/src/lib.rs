@@ -20,7 +20,9 @@
 mod error;
 mod identity;
 mod json;
+pub mod lookaside;
 mod model;
+mod registries;
 mod scope;
 
 pub use error::{Error, PolicyRule};
@@ -28,5 +30,9 @@ pub use identity::{identity_matches, ref_matches_prefix, remap};
 pub use model::{
     IdentityMatch, KNOWN_TRANSPORTS, KeySource, KeyType, Policy, Requirement, SignedBy,
     SigstoreSigned, is_valid_remap_prefix, validate_scope,
+};
+pub use registries::{
+    Located, LookasideChoice, MAX_REGISTRIES_FILE_BYTES, Purpose, RegistriesConfig, RegistriesFile,
+    Section, default_lookaside, is_config_file_name,
 };
 pub use scope::{PolicyImage, ScopeChoice};
