@@ -18,12 +18,14 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod fs;
 mod identity;
 mod json;
 pub mod lookaside;
 mod model;
 mod registries;
 mod scope;
+mod trust;
 
 pub use error::{Error, PolicyRule};
 pub use identity::{identity_matches, ref_matches_prefix, remap};
@@ -36,3 +38,4 @@ pub use registries::{
     Section, default_lookaside, is_config_file_name,
 };
 pub use scope::{PolicyImage, ScopeChoice};
+pub use trust::{TrustBuilder, TrustConfig, key_source_for_paths, registries_file_name};
