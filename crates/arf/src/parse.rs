@@ -1,0 +1,1367 @@
+//! The streaming, namespace-aware parser.
+//!
+//! One pass over the input with `quick_xml::NsReader`. Elements are matched on
+//! (namespace URI, local name), never on prefixes. Subtrees that are not needed are
+//! skipped without namespace resolution; in summary mode that includes the whole
+//! ARF report request (the embedded source datastream, 90 % of a typical file).
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, Read};
+
+use quick_xml::NsReader;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+
+use crate::error::{Error, LimitKind, Position, Result};
+use crate::model::*;
+
+/// XML namespace URIs we match on.
+pub mod ns {
+    /// ARF 1.1.
+    pub const ARF: &str = "http://scap.nist.gov/schema/asset-reporting-format/1.1";
+    /// XCCDF 1.1.
+    pub const XCCDF_1_1: &str = "http://checklists.nist.gov/xccdf/1.1";
+    /// XCCDF 1.2.
+    pub const XCCDF_1_2: &str = "http://checklists.nist.gov/xccdf/1.2";
+    /// OVAL results 5.
+    pub const OVAL_RES: &str = "http://oval.mitre.org/XMLSchema/oval-results-5";
+    /// OVAL definitions 5.
+    pub const OVAL_DEF: &str = "http://oval.mitre.org/XMLSchema/oval-definitions-5";
+    /// SCAP source data stream 1.2.
+    pub const DS: &str = "http://scap.nist.gov/schema/scap/source/1.2";
+    /// XHTML.
+    pub const XHTML: &str = "http://www.w3.org/1999/xhtml";
+}
+
+/// How much to extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Counts only: memory does not depend on the file size. The report request
+    /// and all OVAL definitions are skipped.
+    Summary,
+    /// Everything the typed [`Report`] holds (rule results, rule metadata, OVAL
+    /// definitions with CVEs). Still streaming: no DOM is built.
+    #[default]
+    Full,
+}
+
+/// Limits applied to untrusted input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Maximum element nesting depth (default 256; SSG content nests < 40 deep).
+    pub max_depth: usize,
+    /// Maximum size of one markup event or text run, in bytes (default 64 MiB).
+    pub max_event_bytes: u64,
+    /// Maximum size of one collected text value, in bytes (default 1 MiB).
+    pub max_text_bytes: usize,
+    /// Maximum number of stored items (rule results, idents, checks, messages,
+    /// rules, definitions, references, …; default 20 million).
+    pub max_items: u64,
+    /// Maximum namespace declarations in scope (default 1024).
+    pub max_namespace_bindings: usize,
+    /// Characters kept from a rule description (default 400).
+    pub description_excerpt: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 256,
+            max_event_bytes: 64 << 20,
+            max_text_bytes: 1 << 20,
+            max_items: 20_000_000,
+            max_namespace_bindings: 1024,
+            description_excerpt: 400,
+        }
+    }
+}
+
+impl Limits {
+    /// Sets [`Limits::max_depth`].
+    pub fn with_max_depth(mut self, v: usize) -> Self {
+        self.max_depth = v;
+        self
+    }
+
+    /// Sets [`Limits::max_event_bytes`].
+    pub fn with_max_event_bytes(mut self, v: u64) -> Self {
+        self.max_event_bytes = v;
+        self
+    }
+
+    /// Sets [`Limits::max_text_bytes`].
+    pub fn with_max_text_bytes(mut self, v: usize) -> Self {
+        self.max_text_bytes = v;
+        self
+    }
+
+    /// Sets [`Limits::max_items`].
+    pub fn with_max_items(mut self, v: u64) -> Self {
+        self.max_items = v;
+        self
+    }
+
+    /// Sets [`Limits::description_excerpt`].
+    pub fn with_description_excerpt(mut self, v: usize) -> Self {
+        self.description_excerpt = v;
+        self
+    }
+}
+
+/// Parser options: a [`Mode`] and [`Limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ParseOptions {
+    /// What to extract.
+    pub mode: Mode,
+    /// Limits for untrusted input.
+    pub limits: Limits,
+}
+
+impl ParseOptions {
+    /// Summary mode with default limits.
+    pub fn summary() -> Self {
+        ParseOptions {
+            mode: Mode::Summary,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Full mode with default limits.
+    pub fn full() -> Self {
+        ParseOptions {
+            mode: Mode::Full,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Replaces the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// Parses a document completely (rule results, rule metadata, OVAL definitions).
+pub fn parse_report<R: BufRead>(input: R) -> Result<Report> {
+    parse(input, &ParseOptions::full())
+}
+
+/// Parses a document in summary mode: counts only, memory independent of file size.
+pub fn parse_summary<R: BufRead>(input: R) -> Result<crate::Summary> {
+    parse(input, &ParseOptions::summary()).map(|r| r.summary())
+}
+
+/// Parses with explicit options.
+pub fn parse<R: BufRead>(input: R, options: &ParseOptions) -> Result<Report> {
+    let counting = Counting::new(input, options.limits.max_event_bytes);
+    let mut reader = NsReader::from_reader(counting);
+    {
+        let cfg = reader.config_mut();
+        cfg.trim_text(false);
+        cfg.expand_empty_elements = false;
+        cfg.check_end_names = true;
+    }
+    reader
+        .resolver_mut()
+        .set_max_namespace_bindings(options.limits.max_namespace_bindings);
+    let mut p = Parser::new(options);
+    let mut buf = Vec::with_capacity(8 * 1024);
+    loop {
+        let start = reader.buffer_position();
+        let ev = match reader.read_event_into(&mut buf) {
+            Ok(ev) => ev,
+            Err(e) => return Err(xml_error(&reader, e, &options.limits)),
+        };
+        let end = reader.buffer_position();
+        if end.saturating_sub(start) > options.limits.max_event_bytes {
+            return Err(Error::Limit {
+                kind: LimitKind::EventSize,
+                limit: options.limits.max_event_bytes,
+                position: reader.get_ref().position(start),
+            });
+        }
+        let done = matches!(ev, Event::Eof);
+        if let Err(stop) = p.event(&reader, ev) {
+            return Err(stop.into_error(reader.get_ref().position(start), &options.limits));
+        }
+        if done {
+            break;
+        }
+        buf.clear();
+        let pos = reader.buffer_position();
+        reader.get_mut().mark = pos;
+    }
+    if p.root_seen {
+        Ok(p.report)
+    } else {
+        Err(Error::Xml {
+            position: reader.get_ref().position(reader.buffer_position()),
+            message: "empty document: no root element".into(),
+        })
+    }
+}
+
+fn xml_error<R: BufRead>(
+    reader: &NsReader<Counting<R>>,
+    e: quick_xml::Error,
+    limits: &Limits,
+) -> Error {
+    let position = reader.get_ref().position(reader.error_position());
+    if let quick_xml::Error::Io(io) = &e {
+        if io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<EventTooLarge>().is_some())
+        {
+            return Error::Limit {
+                kind: LimitKind::EventSize,
+                limit: limits.max_event_bytes,
+                position,
+            };
+        }
+        return Error::Io(io::Error::new(io.kind(), io.to_string()));
+    }
+    if let quick_xml::Error::Namespace(quick_xml::name::NamespaceError::TooManyBindings(n)) = &e {
+        return Error::Limit {
+            kind: LimitKind::Namespaces,
+            limit: *n as u64,
+            position,
+        };
+    }
+    if let quick_xml::Error::Syntax(_) | quick_xml::Error::IllFormed(_) = &e {
+        let msg = e.to_string();
+        if msg.contains("Unexpected end of file") || msg.contains("unclosed") {
+            return Error::Xml {
+                position,
+                message: format!("{msg} (the file looks truncated)"),
+            };
+        }
+    }
+    Error::Xml {
+        position,
+        message: e.to_string(),
+    }
+}
+
+/// Marker error: one event exceeded `max_event_bytes`.
+#[derive(Debug)]
+struct EventTooLarge;
+
+impl std::fmt::Display for EventTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("markup event too large")
+    }
+}
+
+impl std::error::Error for EventTooLarge {}
+
+const RING: usize = 128;
+
+/// A `BufRead` adapter that counts lines of consumed bytes (for error positions)
+/// and refuses to buffer one event beyond a limit.
+struct Counting<R> {
+    inner: R,
+    consumed: u64,
+    lines: u64,
+    ring: [u64; RING],
+    ring_len: usize,
+    ring_next: usize,
+    mark: u64,
+    max_event: u64,
+}
+
+impl<R: BufRead> Counting<R> {
+    fn new(inner: R, max_event: u64) -> Self {
+        Counting {
+            inner,
+            consumed: 0,
+            lines: 0,
+            ring: [0; RING],
+            ring_len: 0,
+            ring_next: 0,
+            mark: 0,
+            max_event,
+        }
+    }
+
+    /// Line and column of byte offset `off` (exact for offsets after the last
+    /// 128 newlines, which is where errors are reported).
+    fn position(&self, off: u64) -> Position {
+        let mut line = self.lines + 1;
+        let mut line_start = None;
+        for k in 0..self.ring_len {
+            let idx = (self.ring_next + RING - 1 - k) % RING;
+            let nl = self.ring[idx];
+            if nl >= off {
+                line -= 1;
+            } else {
+                line_start = Some(nl + 1);
+                break;
+            }
+        }
+        let line_start = line_start.unwrap_or(0);
+        Position {
+            line,
+            column: off.saturating_sub(line_start) + 1,
+            offset: off,
+        }
+    }
+}
+
+impl<R: BufRead> Read for Counting<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let b = self.fill_buf()?;
+            let n = b.len().min(out.len());
+            out[..n].copy_from_slice(&b[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.consumed.saturating_sub(self.mark) > self.max_event {
+            return Err(io::Error::other(EventTooLarge));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if amt == 0 {
+            return;
+        }
+        if let Ok(b) = self.inner.fill_buf() {
+            let chunk = &b[..amt.min(b.len())];
+            for i in memchr::memchr_iter(b'\n', chunk) {
+                self.lines += 1;
+                self.ring[self.ring_next] = self.consumed + i as u64;
+                self.ring_next = (self.ring_next + 1) % RING;
+                self.ring_len = (self.ring_len + 1).min(RING);
+            }
+        }
+        self.consumed += amt as u64;
+        self.inner.consume(amt);
+    }
+}
+
+/// Why the parser stopped (turned into an [`Error`] with the event position).
+enum Stop {
+    Limit(LimitKind),
+    Invalid(String),
+    NotResults { root: String, hint: String },
+    Doctype,
+    Entity(String),
+    Truncated { open: String, depth: usize },
+    Xml(String),
+}
+
+impl Stop {
+    fn into_error(self, position: Position, limits: &Limits) -> Error {
+        match self {
+            Stop::Limit(kind) => Error::Limit {
+                kind,
+                limit: match kind {
+                    LimitKind::Depth => limits.max_depth as u64,
+                    LimitKind::EventSize => limits.max_event_bytes,
+                    LimitKind::TextSize => limits.max_text_bytes as u64,
+                    LimitKind::Items => limits.max_items,
+                    LimitKind::Namespaces => limits.max_namespace_bindings as u64,
+                },
+                position,
+            },
+            Stop::Invalid(message) => Error::Invalid { position, message },
+            Stop::NotResults { root, hint } => Error::NotResults {
+                root,
+                position,
+                hint,
+            },
+            Stop::Doctype => Error::Doctype { position },
+            Stop::Entity(name) => Error::Entity { name, position },
+            Stop::Truncated { open, depth } => Error::Truncated {
+                position,
+                open,
+                depth,
+            },
+            Stop::Xml(message) => Error::Xml { position, message },
+        }
+    }
+}
+
+type Step<T = ()> = std::result::Result<T, Stop>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ns {
+    Arf,
+    Xccdf,
+    OvalRes,
+    OvalDef,
+    Ds,
+    Other,
+}
+
+fn classify_ns(r: &ResolveResult<'_>) -> (Ns, Option<XccdfVersion>) {
+    match r {
+        ResolveResult::Bound(n) => match n.as_ref() {
+            ns::ARF => (Ns::Arf, None),
+            ns::XCCDF_1_2 => (Ns::Xccdf, Some(XccdfVersion::V1_2)),
+            ns::XCCDF_1_1 => (Ns::Xccdf, Some(XccdfVersion::V1_1)),
+            ns::OVAL_RES => (Ns::OvalRes, None),
+            ns::OVAL_DEF => (Ns::OvalDef, None),
+            ns::DS => (Ns::Ds, None),
+            _ => (Ns::Other, None),
+        },
+        _ => (Ns::Other, None),
+    }
+}
+
+/// What an open element means to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    Skip,
+    ArfRoot,
+    ReportRequests,
+    Reports,
+    ArfReport,
+    ArfContent,
+    Benchmark { in_request: bool },
+    Rule,
+    RuleTitle,
+    RuleDescription,
+    RuleIdent,
+    RuleReference,
+    TestResult,
+    TrTarget,
+    TrAddress,
+    TrFacts,
+    TrFact,
+    TrScore,
+    RuleResult,
+    RrResult,
+    RrIdent,
+    RrMessage,
+    RrCheck,
+    RrComplexCheck,
+    RrOverride,
+    RrOvOld,
+    RrOvNew,
+    RrOvRemark,
+    OvalResults,
+    OvalDefs,
+    OvalDefinitions,
+    OvalDef,
+    OvalMeta,
+    OvalTitle,
+    OvalAdvisory,
+    OvalAdvSeverity,
+    OvalAdvCve,
+    OvalResResults,
+    OvalSystem,
+    OvalSysDefs,
+}
+
+struct Parser {
+    full: bool,
+    limits: Limits,
+    report: Report,
+    root_seen: bool,
+    root_closed: bool,
+    stack: Vec<Frame>,
+    /// The root element's name (for the truncation message).
+    last_open: String,
+    text: String,
+    capturing: bool,
+    text_truncated: bool,
+    stash_a: Option<String>,
+    stash_b: Option<String>,
+    items: u64,
+    report_id: Option<String>,
+    tr: Option<TestResult>,
+    rr: Option<RuleResult>,
+    rr_result: Option<ResultValue>,
+    rule: Option<RuleInfo>,
+    oval: Option<OvalReport>,
+    oval_index: HashMap<String, usize>,
+    def: Option<OvalDefinition>,
+    system_seen: bool,
+}
+
+impl Parser {
+    fn new(o: &ParseOptions) -> Self {
+        Parser {
+            full: o.mode == Mode::Full,
+            limits: o.limits,
+            report: Report {
+                kind: DocumentKind::Arf,
+                test_results: Vec::new(),
+                oval_reports: Vec::new(),
+                rules: Default::default(),
+                ignored_test_results: 0,
+            },
+            root_seen: false,
+            root_closed: false,
+            stack: Vec::with_capacity(64),
+            last_open: String::new(),
+            text: String::new(),
+            capturing: false,
+            text_truncated: false,
+            stash_a: None,
+            stash_b: None,
+            items: 0,
+            report_id: None,
+            tr: None,
+            rr: None,
+            rr_result: None,
+            rule: None,
+            oval: None,
+            oval_index: HashMap::new(),
+            def: None,
+            system_seen: false,
+        }
+    }
+
+    fn item(&mut self) -> Step {
+        self.items += 1;
+        if self.items > self.limits.max_items {
+            return Err(Stop::Limit(LimitKind::Items));
+        }
+        Ok(())
+    }
+
+    fn event<R>(&mut self, reader: &NsReader<R>, ev: Event<'_>) -> Step {
+        match ev {
+            Event::Start(e) => self.start(reader, &e),
+            Event::Empty(e) => {
+                self.start(reader, &e)?;
+                self.end()
+            }
+            Event::End(_) => self.end(),
+            Event::Text(t) => {
+                if self.capturing {
+                    let s = t.xml10_content();
+                    self.push_text(&s)?;
+                }
+                Ok(())
+            }
+            Event::CData(t) => {
+                if self.capturing {
+                    let s = t.xml10_content();
+                    self.push_text(&s)?;
+                }
+                Ok(())
+            }
+            Event::GeneralRef(r) => {
+                let ch = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c,
+                    Ok(None) => match r.as_ref() {
+                        "amp" => '&',
+                        "lt" => '<',
+                        "gt" => '>',
+                        "quot" => '"',
+                        "apos" => '\'',
+                        other => return Err(Stop::Entity(truncate(other, 64))),
+                    },
+                    Err(e) => return Err(Stop::Xml(e.to_string())),
+                };
+                if self.capturing {
+                    let mut b = [0u8; 4];
+                    self.push_text(ch.encode_utf8(&mut b))?;
+                }
+                Ok(())
+            }
+            Event::DocType(d) => {
+                let s = d.as_ref().trim_start();
+                if s.len() >= 4 && s[..4].eq_ignore_ascii_case("html") {
+                    Err(Stop::NotResults {
+                        root: "<!DOCTYPE html>".into(),
+                        hint: HTML_HINT.into(),
+                    })
+                } else {
+                    Err(Stop::Doctype)
+                }
+            }
+            Event::Eof => {
+                if let Some(_f) = self.stack.last() {
+                    Err(Stop::Truncated {
+                        open: self.last_open.clone(),
+                        depth: self.stack.len(),
+                    })
+                } else {
+                    Ok(())
+                }
+            }
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => Ok(()),
+        }
+    }
+
+    fn push_text(&mut self, s: &str) -> Step {
+        if self.text_truncated {
+            return Ok(());
+        }
+        if self.text.len() + s.len() > self.limits.max_text_bytes {
+            // Descriptions are excerpts: cut silently. Anything else is an error.
+            if self.stack.contains(&Frame::RuleDescription) {
+                self.text_truncated = true;
+                return Ok(());
+            }
+            return Err(Stop::Limit(LimitKind::TextSize));
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
+
+    fn begin_capture(&mut self) {
+        self.text.clear();
+        self.capturing = true;
+        self.text_truncated = false;
+    }
+
+    fn take_text(&mut self) -> String {
+        self.capturing = false;
+        let t = self.text.trim();
+        let s = if t.len() == self.text.len() {
+            std::mem::take(&mut self.text)
+        } else {
+            t.to_string()
+        };
+        self.text.clear();
+        s
+    }
+
+    fn start<R>(&mut self, reader: &NsReader<R>, e: &BytesStart<'_>) -> Step {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(Stop::Limit(LimitKind::Depth));
+        }
+        let parent = match self.stack.last() {
+            Some(f) => *f,
+            None => {
+                let frame = self.root(reader, e)?;
+                self.stack.push(frame);
+                return Ok(());
+            }
+        };
+        if parent == Frame::Skip {
+            self.stack.push(Frame::Skip);
+            return Ok(());
+        }
+        let (res, local) = reader.resolver().resolve_element(e.name());
+        let (n, ver) = classify_ns(&res);
+        let local = local.into_inner();
+        let frame = self.child(parent, n, ver, local, e)?;
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn root<R>(&mut self, reader: &NsReader<R>, e: &BytesStart<'_>) -> Step<Frame> {
+        if self.root_closed {
+            return Err(Stop::Xml("content after the root element".into()));
+        }
+        self.root_seen = true;
+        self.last_open = e.name().into_inner().to_string();
+        let (res, local) = reader.resolver().resolve_element(e.name());
+        let (n, ver) = classify_ns(&res);
+        let local = local.into_inner();
+        match (n, local) {
+            (Ns::Arf, "asset-report-collection") => {
+                self.report.kind = DocumentKind::Arf;
+                Ok(Frame::ArfRoot)
+            }
+            (Ns::Xccdf, "Benchmark") => {
+                self.report.kind = DocumentKind::XccdfResults;
+                Ok(Frame::Benchmark { in_request: false })
+            }
+            (Ns::Xccdf, "TestResult") => {
+                self.report.kind = DocumentKind::XccdfTestResult;
+                self.begin_test_result(e, ver.unwrap_or(XccdfVersion::V1_2))
+            }
+            (Ns::OvalRes, "oval_results") => {
+                self.report.kind = DocumentKind::OvalResults;
+                self.begin_oval()
+            }
+            _ => {
+                let uri = match &res {
+                    ResolveResult::Bound(n) => n.as_ref().to_string(),
+                    _ => String::new(),
+                };
+                let local_s = local.to_string();
+                let hint = if local_s.eq_ignore_ascii_case("html") || uri == ns::XHTML {
+                    HTML_HINT.to_string()
+                } else if n == Ns::Ds {
+                    "; this is SCAP source content (a data stream), not scan results: evaluate it with `oscap xccdf eval --results-arf`".into()
+                } else if n == Ns::OvalDef {
+                    "; these are OVAL definitions, not OVAL results: evaluate them with `oscap oval eval --results`".into()
+                } else if n == Ns::Arf || n == Ns::Xccdf || n == Ns::OvalRes {
+                    "; expected asset-report-collection, Benchmark, TestResult or oval_results"
+                        .into()
+                } else {
+                    String::new()
+                };
+                Err(Stop::NotResults {
+                    root: format!("{{{uri}}}{local_s}"),
+                    hint,
+                })
+            }
+        }
+    }
+
+    fn child(
+        &mut self,
+        parent: Frame,
+        n: Ns,
+        ver: Option<XccdfVersion>,
+        local: &str,
+        e: &BytesStart<'_>,
+    ) -> Step<Frame> {
+        use Frame as F;
+        let f = match parent {
+            F::ArfRoot => match (n, local) {
+                (Ns::Arf, "report-requests") if self.full => F::ReportRequests,
+                (Ns::Arf, "reports") => F::Reports,
+                _ => F::Skip,
+            },
+            F::ReportRequests => match (n, local) {
+                (Ns::Xccdf, "Benchmark") => F::Benchmark { in_request: true },
+                (Ns::Arf | Ns::Ds, _) => F::ReportRequests,
+                _ => F::Skip,
+            },
+            F::Reports => match (n, local) {
+                (Ns::Arf, "report") => {
+                    self.report_id = attr(e, "id")?;
+                    F::ArfReport
+                }
+                _ => F::Skip,
+            },
+            F::ArfReport => match (n, local) {
+                (Ns::Arf, "content") => F::ArfContent,
+                _ => F::Skip,
+            },
+            F::ArfContent => match (n, local) {
+                (Ns::Xccdf, "TestResult") => {
+                    self.begin_test_result(e, ver.unwrap_or(XccdfVersion::V1_2))?
+                }
+                (Ns::Xccdf, "Benchmark") => F::Benchmark { in_request: false },
+                (Ns::OvalRes, "oval_results") => self.begin_oval()?,
+                _ => F::Skip,
+            },
+            F::Benchmark { in_request } => match (n, local) {
+                (Ns::Xccdf, "Group") => F::Benchmark { in_request },
+                (Ns::Xccdf, "Rule") if self.full => {
+                    let [id, sev, weight] = attrs(e, ["id", "severity", "weight"])?;
+                    self.rule = Some(RuleInfo {
+                        id: id.unwrap_or_default(),
+                        severity: sev.as_deref().map(Severity::parse).unwrap_or_default(),
+                        weight,
+                        ..Default::default()
+                    });
+                    F::Rule
+                }
+                (Ns::Xccdf, "TestResult") => {
+                    if in_request {
+                        self.report.ignored_test_results += 1;
+                        F::Skip
+                    } else {
+                        self.begin_test_result(e, ver.unwrap_or(XccdfVersion::V1_2))?
+                    }
+                }
+                _ => F::Skip,
+            },
+            F::Rule => match (n, local) {
+                (Ns::Xccdf, "title") => {
+                    self.begin_capture();
+                    F::RuleTitle
+                }
+                (Ns::Xccdf, "description") => {
+                    self.begin_capture();
+                    F::RuleDescription
+                }
+                (Ns::Xccdf, "ident") => {
+                    self.stash_a = attr(e, "system")?;
+                    self.begin_capture();
+                    F::RuleIdent
+                }
+                (Ns::Xccdf, "reference") => {
+                    self.stash_a = attr(e, "href")?;
+                    self.begin_capture();
+                    F::RuleReference
+                }
+                _ => F::Skip,
+            },
+            F::TestResult => match (n, local) {
+                (Ns::Xccdf, "benchmark") => {
+                    let [id, href] = attrs(e, ["id", "href"])?;
+                    if let Some(tr) = self.tr.as_mut() {
+                        tr.benchmark_id = id;
+                        tr.benchmark_href = href;
+                    }
+                    F::Skip
+                }
+                (Ns::Xccdf, "profile") => {
+                    let idref = attr(e, "idref")?;
+                    if let Some(tr) = self.tr.as_mut() {
+                        tr.profile = idref;
+                    }
+                    F::Skip
+                }
+                (Ns::Xccdf, "target") => {
+                    self.begin_capture();
+                    F::TrTarget
+                }
+                (Ns::Xccdf, "target-address") => {
+                    self.begin_capture();
+                    F::TrAddress
+                }
+                (Ns::Xccdf, "target-facts") => F::TrFacts,
+                (Ns::Xccdf, "score") => {
+                    let [system, max] = attrs(e, ["system", "maximum"])?;
+                    self.stash_a = system;
+                    self.stash_b = max;
+                    self.begin_capture();
+                    F::TrScore
+                }
+                (Ns::Xccdf, "rule-result") => {
+                    let [idref, sev, weight, time, role] =
+                        attrs(e, ["idref", "severity", "weight", "time", "role"])?;
+                    self.rr_result = None;
+                    self.rr = Some(RuleResult {
+                        idref: idref.unwrap_or_default(),
+                        result: ResultValue::Unknown,
+                        severity: sev.as_deref().map(Severity::parse).unwrap_or_default(),
+                        weight,
+                        time,
+                        role,
+                        idents: Vec::new(),
+                        checks: Vec::new(),
+                        messages: Vec::new(),
+                        overrides: Vec::new(),
+                    });
+                    F::RuleResult
+                }
+                _ => F::Skip,
+            },
+            F::TrFacts => match (n, local) {
+                (Ns::Xccdf, "fact") => {
+                    self.stash_a = attr(e, "name")?;
+                    self.begin_capture();
+                    F::TrFact
+                }
+                _ => F::Skip,
+            },
+            F::RuleResult => match (n, local) {
+                (Ns::Xccdf, "result") => {
+                    self.begin_capture();
+                    F::RrResult
+                }
+                (Ns::Xccdf, "ident") if self.full => {
+                    self.stash_a = attr(e, "system")?;
+                    self.begin_capture();
+                    F::RrIdent
+                }
+                (Ns::Xccdf, "message") if self.full => {
+                    self.stash_a = attr(e, "severity")?;
+                    self.begin_capture();
+                    F::RrMessage
+                }
+                (Ns::Xccdf, "check") if self.full => self.begin_check(e)?,
+                (Ns::Xccdf, "complex-check") if self.full => F::RrComplexCheck,
+                (Ns::Xccdf, "override") if self.full => {
+                    let [authority, time, date] = attrs(e, ["authority", "time", "date"])?;
+                    self.item()?;
+                    if let Some(rr) = self.rr.as_mut() {
+                        rr.overrides.push(Override {
+                            authority,
+                            time: time.or(date),
+                            ..Default::default()
+                        });
+                    }
+                    F::RrOverride
+                }
+                _ => F::Skip,
+            },
+            F::RrComplexCheck => match (n, local) {
+                (Ns::Xccdf, "check") => self.begin_check(e)?,
+                (Ns::Xccdf, "complex-check") => F::RrComplexCheck,
+                _ => F::Skip,
+            },
+            F::RrCheck => match (n, local) {
+                (Ns::Xccdf, "check-content-ref") => {
+                    let [name, href] = attrs(e, ["name", "href"])?;
+                    if let Some(c) = self.rr.as_mut().and_then(|rr| rr.checks.last_mut())
+                        && c.name.is_none()
+                        && c.href.is_none()
+                    {
+                        c.name = name;
+                        c.href = href;
+                    }
+                    F::Skip
+                }
+                _ => F::Skip,
+            },
+            F::RrOverride => match (n, local) {
+                (Ns::Xccdf, "old-result") => {
+                    self.begin_capture();
+                    F::RrOvOld
+                }
+                (Ns::Xccdf, "new-result") => {
+                    self.begin_capture();
+                    F::RrOvNew
+                }
+                (Ns::Xccdf, "remark") => {
+                    self.begin_capture();
+                    F::RrOvRemark
+                }
+                _ => F::Skip,
+            },
+            F::OvalResults => match (n, local) {
+                (Ns::OvalRes, "results") => F::OvalResResults,
+                (Ns::OvalDef, "oval_definitions") if self.full => F::OvalDefs,
+                _ => F::Skip,
+            },
+            F::OvalDefs => match (n, local) {
+                (Ns::OvalDef, "definitions") => F::OvalDefinitions,
+                _ => F::Skip,
+            },
+            F::OvalDefinitions => match (n, local) {
+                (Ns::OvalDef, "definition") => {
+                    let [id, class] = attrs(e, ["id", "class"])?;
+                    self.def = Some(OvalDefinition {
+                        id: id.unwrap_or_default(),
+                        class,
+                        ..Default::default()
+                    });
+                    F::OvalDef
+                }
+                _ => F::Skip,
+            },
+            F::OvalDef => match (n, local) {
+                (Ns::OvalDef, "metadata") => F::OvalMeta,
+                _ => F::Skip,
+            },
+            F::OvalMeta => match (n, local) {
+                (Ns::OvalDef, "title") => {
+                    self.begin_capture();
+                    F::OvalTitle
+                }
+                (Ns::OvalDef, "reference") => {
+                    let [source, ref_id, ref_url] = attrs(e, ["source", "ref_id", "ref_url"])?;
+                    self.item()?;
+                    if let Some(d) = self.def.as_mut() {
+                        let source = source.unwrap_or_default();
+                        let ref_id = ref_id.unwrap_or_default();
+                        if source.eq_ignore_ascii_case("CVE") && !d.cves.contains(&ref_id) {
+                            d.cves.push(ref_id.clone());
+                        }
+                        d.references.push(OvalReference {
+                            source,
+                            ref_id,
+                            ref_url,
+                        });
+                    }
+                    F::Skip
+                }
+                // Vendor extension (Red Hat puts it in the OVAL definitions namespace);
+                // matched by local name under metadata, whatever its namespace.
+                (_, "advisory") => F::OvalAdvisory,
+                _ => F::Skip,
+            },
+            F::OvalAdvisory => match local {
+                "severity" => {
+                    self.begin_capture();
+                    F::OvalAdvSeverity
+                }
+                "cve" => {
+                    self.begin_capture();
+                    F::OvalAdvCve
+                }
+                _ => F::Skip,
+            },
+            F::OvalResResults => match (n, local) {
+                (Ns::OvalRes, "system") => F::OvalSystem,
+                _ => F::Skip,
+            },
+            F::OvalSystem => match (n, local) {
+                (Ns::OvalRes, "definitions") => F::OvalSysDefs,
+                _ => F::Skip,
+            },
+            F::OvalSysDefs => match (n, local) {
+                (Ns::OvalRes, "definition") => {
+                    let [id, result] = attrs(e, ["definition_id", "result"])?;
+                    let result = result.unwrap_or_default();
+                    let r = OvalResult::parse(&result).ok_or_else(|| {
+                        Stop::Invalid(format!(
+                            "unknown OVAL definition result {:?}",
+                            truncate(&result, 64)
+                        ))
+                    })?;
+                    let first_system = !self.system_seen;
+                    if let Some(o) = self.oval.as_mut() {
+                        o.counts.add(r);
+                    }
+                    if self.full && first_system {
+                        let id = id.unwrap_or_default();
+                        if let Some(o) = self.oval.as_mut() {
+                            match self.oval_index.get(&id) {
+                                Some(&i) => {
+                                    if let Some(d) = o.definitions.get_mut(i) {
+                                        d.result = Some(r);
+                                    }
+                                }
+                                None => {
+                                    self.items += 1;
+                                    self.oval_index.insert(id.clone(), o.definitions.len());
+                                    o.definitions.push(OvalDefinition {
+                                        id,
+                                        result: Some(r),
+                                        ..Default::default()
+                                    });
+                                }
+                            }
+                        }
+                        if self.items > self.limits.max_items {
+                            return Err(Stop::Limit(LimitKind::Items));
+                        }
+                    }
+                    F::Skip
+                }
+                _ => F::Skip,
+            },
+            // Elements whose children we never look at.
+            F::Skip
+            | F::RuleTitle
+            | F::RuleDescription
+            | F::RuleIdent
+            | F::RuleReference
+            | F::TrTarget
+            | F::TrAddress
+            | F::TrFact
+            | F::TrScore
+            | F::RrResult
+            | F::RrIdent
+            | F::RrMessage
+            | F::RrOvOld
+            | F::RrOvNew
+            | F::RrOvRemark
+            | F::OvalTitle
+            | F::OvalAdvSeverity
+            | F::OvalAdvCve => F::Skip,
+        };
+        Ok(f)
+    }
+
+    fn begin_check(&mut self, e: &BytesStart<'_>) -> Step<Frame> {
+        let [system, multi, negate] = attrs(e, ["system", "multi-check", "negate"])?;
+        self.item()?;
+        if let Some(rr) = self.rr.as_mut() {
+            rr.checks.push(CheckRef {
+                system,
+                name: None,
+                href: None,
+                multi_check: is_true(multi.as_deref()),
+                negate: is_true(negate.as_deref()),
+            });
+        }
+        Ok(Frame::RrCheck)
+    }
+
+    fn begin_test_result(&mut self, e: &BytesStart<'_>, version: XccdfVersion) -> Step<Frame> {
+        let [id, start, end, test_system] =
+            attrs(e, ["id", "start-time", "end-time", "test-system"])?;
+        self.item()?;
+        self.tr = Some(TestResult {
+            report_id: self.report_id.clone(),
+            id: id.unwrap_or_default(),
+            version,
+            benchmark_id: None,
+            benchmark_href: None,
+            profile: None,
+            start_time: start,
+            end_time: end,
+            test_system,
+            target: Target::default(),
+            scores: Vec::new(),
+            counts: ResultCounts::default(),
+            severity_counts: [ResultCounts::default(); 5],
+            rule_results: Vec::new(),
+        });
+        Ok(Frame::TestResult)
+    }
+
+    fn begin_oval(&mut self) -> Step<Frame> {
+        self.item()?;
+        self.oval = Some(OvalReport {
+            report_id: self.report_id.clone(),
+            ..Default::default()
+        });
+        self.oval_index.clear();
+        self.system_seen = false;
+        Ok(Frame::OvalResults)
+    }
+
+    fn end(&mut self) -> Step {
+        use Frame as F;
+        let Some(frame) = self.stack.pop() else {
+            return Err(Stop::Xml("unexpected end tag".into()));
+        };
+        if self.stack.is_empty() {
+            self.root_closed = true;
+        }
+        match frame {
+            F::Skip
+            | F::ArfRoot
+            | F::ReportRequests
+            | F::Reports
+            | F::ArfContent
+            | F::Benchmark { .. }
+            | F::TrFacts
+            | F::RrCheck
+            | F::RrComplexCheck
+            | F::RrOverride
+            | F::OvalDefs
+            | F::OvalDefinitions
+            | F::OvalMeta
+            | F::OvalAdvisory
+            | F::OvalResResults
+            | F::OvalSysDefs => {}
+            F::ArfReport => self.report_id = None,
+            F::OvalSystem => self.system_seen = true,
+            F::RuleTitle => {
+                let t = self.take_text();
+                if let Some(r) = self.rule.as_mut() {
+                    r.title = Some(t);
+                }
+            }
+            F::RuleDescription => {
+                let t = self.take_text();
+                let ex = excerpt(&t, self.limits.description_excerpt);
+                if let Some(r) = self.rule.as_mut() {
+                    r.description = Some(ex);
+                }
+            }
+            F::RuleIdent => {
+                let t = self.take_text();
+                self.item()?;
+                let system = self.stash_a.take().unwrap_or_default();
+                if let Some(r) = self.rule.as_mut() {
+                    r.idents.push(Ident { system, id: t });
+                }
+            }
+            F::RuleReference => {
+                let t = self.take_text();
+                self.item()?;
+                let href = self.stash_a.take();
+                if let Some(r) = self.rule.as_mut() {
+                    r.references.push(RuleReference { href, text: t });
+                }
+            }
+            F::Rule => {
+                if let Some(r) = self.rule.take() {
+                    self.item()?;
+                    self.report.rules.entry(r.id.clone()).or_insert(r);
+                }
+            }
+            F::TrTarget => {
+                let t = self.take_text();
+                if let Some(tr) = self.tr.as_mut() {
+                    tr.target.name = Some(t);
+                }
+            }
+            F::TrAddress => {
+                let t = self.take_text();
+                self.item()?;
+                if let Some(tr) = self.tr.as_mut() {
+                    tr.target.addresses.push(t);
+                }
+            }
+            F::TrFact => {
+                let t = self.take_text();
+                self.item()?;
+                let name = self.stash_a.take().unwrap_or_default();
+                if let Some(tr) = self.tr.as_mut() {
+                    tr.target.facts.push(Fact { name, value: t });
+                }
+            }
+            F::TrScore => {
+                let t = self.take_text();
+                self.item()?;
+                let system = self.stash_a.take();
+                let maximum = self.stash_b.take();
+                if let Some(tr) = self.tr.as_mut() {
+                    tr.scores.push(Score {
+                        system,
+                        maximum,
+                        value: t,
+                    });
+                }
+            }
+            F::RrResult => {
+                let t = self.take_text();
+                let v = ResultValue::parse(&t).ok_or_else(|| {
+                    Stop::Invalid(format!("unknown rule result {:?}", truncate(&t, 64)))
+                })?;
+                self.rr_result = Some(v);
+            }
+            F::RrIdent => {
+                let t = self.take_text();
+                self.item()?;
+                let system = self.stash_a.take().unwrap_or_default();
+                if let Some(rr) = self.rr.as_mut() {
+                    rr.idents.push(Ident { system, id: t });
+                }
+            }
+            F::RrMessage => {
+                let t = self.take_text();
+                self.item()?;
+                let severity = self.stash_a.take();
+                if let Some(rr) = self.rr.as_mut() {
+                    rr.messages.push(Message { severity, text: t });
+                }
+            }
+            F::RrOvOld | F::RrOvNew | F::RrOvRemark => {
+                let t = self.take_text();
+                if let Some(o) = self.rr.as_mut().and_then(|rr| rr.overrides.last_mut()) {
+                    match frame {
+                        F::RrOvOld => o.old_result = Some(t),
+                        F::RrOvNew => o.new_result = Some(t),
+                        _ => o.remark = Some(t),
+                    }
+                }
+            }
+            F::RuleResult => {
+                let Some(v) = self.rr_result.take() else {
+                    return Err(Stop::Invalid(format!(
+                        "rule-result {:?} has no result",
+                        self.rr
+                            .as_ref()
+                            .map(|r| truncate(&r.idref, 200))
+                            .unwrap_or_default()
+                    )));
+                };
+                if let Some(mut rr) = self.rr.take() {
+                    rr.result = v;
+                    if let Some(tr) = self.tr.as_mut() {
+                        tr.counts.add(v);
+                        tr.severity_counts[rr.severity.index()].add(v);
+                        if self.full {
+                            self.items += 1;
+                            tr.rule_results.push(rr);
+                        }
+                    }
+                    if self.items > self.limits.max_items {
+                        return Err(Stop::Limit(LimitKind::Items));
+                    }
+                }
+            }
+            F::TestResult => {
+                if let Some(tr) = self.tr.take() {
+                    self.report.test_results.push(tr);
+                }
+            }
+            F::OvalTitle => {
+                let t = self.take_text();
+                if let Some(d) = self.def.as_mut() {
+                    d.title = Some(t);
+                }
+            }
+            F::OvalAdvSeverity => {
+                let t = self.take_text();
+                if let Some(d) = self.def.as_mut() {
+                    d.advisory_severity = Some(t);
+                }
+            }
+            F::OvalAdvCve => {
+                let t = self.take_text();
+                self.item()?;
+                if let Some(d) = self.def.as_mut()
+                    && !t.is_empty()
+                    && !d.cves.contains(&t)
+                {
+                    d.cves.push(t);
+                }
+            }
+            F::OvalDef => {
+                if let (Some(d), Some(o)) = (self.def.take(), self.oval.as_mut()) {
+                    self.items += 1;
+                    self.oval_index.insert(d.id.clone(), o.definitions.len());
+                    o.definitions.push(d);
+                    if self.items > self.limits.max_items {
+                        return Err(Stop::Limit(LimitKind::Items));
+                    }
+                }
+            }
+            F::OvalResults => {
+                if let Some(o) = self.oval.take() {
+                    self.report.oval_reports.push(o);
+                }
+                self.oval_index.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
+const HTML_HINT: &str = "; this is an HTML document (for example the HTML report `oscap --report` writes), not the XML results: pass the file written with `--results-arf` (or `--results` / `--oval-results`)";
+
+fn is_true(v: Option<&str>) -> bool {
+    matches!(v.map(str::trim), Some("true" | "1"))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Collapses whitespace and cuts at `max` characters (on a char boundary).
+fn excerpt(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max + 4));
+    let mut chars = 0usize;
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars >= max {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
+}
+
+fn attr(e: &BytesStart<'_>, name: &str) -> Step<Option<String>> {
+    let [v] = attrs(e, [name])?;
+    Ok(v)
+}
+
+/// Reads unprefixed attributes (which have no namespace) by local name.
+fn attrs<const N: usize>(e: &BytesStart<'_>, names: [&str; N]) -> Step<[Option<String>; N]> {
+    let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
+    for a in e.attributes() {
+        let a = a.map_err(|err| Stop::Xml(err.to_string()))?;
+        let key = a.key.as_ref();
+        if let Some(i) = names.iter().position(|n| *n == key) {
+            let v = a
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|err| match err {
+                    quick_xml::Error::Escape(
+                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
+                    ) => Stop::Entity(truncate(&name, 64)),
+                    other => Stop::Xml(other.to_string()),
+                })?;
+            out[i] = Some(v.into_owned());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,364 @@
+//! Hostile and odd input, namespace handling, gates.
+
+use imprimatur_arf::*;
+
+const ARF: &str = "http://scap.nist.gov/schema/asset-reporting-format/1.1";
+const X12: &str = "http://checklists.nist.gov/xccdf/1.2";
+
+fn arf_with(test_result: &str, request: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<arf:asset-report-collection xmlns:arf="{ARF}">
+  <arf:report-requests><arf:report-request id="collection1"><arf:content>{request}</arf:content></arf:report-request></arf:report-requests>
+  <arf:reports>
+    <arf:report id="xccdf1"><arf:content>{test_result}</arf:content></arf:report>
+  </arf:reports>
+</arf:asset-report-collection>"#
+    )
+}
+
+#[test]
+fn namespaces_are_resolved_not_guessed() {
+    let default_ns = format!(
+        r#"<TestResult xmlns="{X12}" id="t"><rule-result idref="a" severity="high"><result>fail</result></rule-result><rule-result idref="b"><result>pass</result></rule-result></TestResult>"#
+    );
+    let prefixed = format!(
+        r#"<q:TestResult xmlns:q="{X12}" id="t"><q:rule-result idref="a" severity="high"><q:result>fail</q:result></q:rule-result><q:rule-result idref="b"><q:result>pass</q:result></q:rule-result></q:TestResult>"#
+    );
+    // The usual prefix bound to another namespace, and the right local names in no
+    // namespace: both must be ignored.
+    let decoy = format!(
+        r#"<TestResult xmlns="{X12}" xmlns:xccdf="urn:other" id="t"><xccdf:rule-result idref="z"><xccdf:result>fail</xccdf:result></xccdf:rule-result><rule-result idref="a" severity="high"><result>fail</result></rule-result><rule-result xmlns="" idref="y"><result>fail</result></rule-result><rule-result idref="b"><result>pass</result></rule-result></TestResult>"#
+    );
+    // A stale TestResult inside the report request must not count.
+    let stale = format!(
+        r#"<Benchmark xmlns="{X12}" id="b"><TestResult id="old"><rule-result idref="a"><result>fail</result></rule-result></TestResult></Benchmark>"#
+    );
+    let mut reports = Vec::new();
+    for (tr, req) in [
+        (&default_ns, ""),
+        (&prefixed, ""),
+        (&decoy, ""),
+        (&default_ns, &stale),
+    ] {
+        let r = parse_report(arf_with(tr, req).as_bytes()).expect("parse");
+        assert_eq!(r.test_results.len(), 1);
+        reports.push(r.test_results[0].clone());
+    }
+    for tr in &reports {
+        assert_eq!(tr.counts.get(ResultValue::Fail), 1);
+        assert_eq!(tr.counts.get(ResultValue::Pass), 1);
+        assert_eq!(tr.counts.total(), 2);
+        assert_eq!(tr.severity_counts(Severity::High).get(ResultValue::Fail), 1);
+        assert_eq!(tr.rule_results, reports[0].rule_results);
+    }
+    let r = parse_report(arf_with(&default_ns, &stale).as_bytes()).expect("parse");
+    assert_eq!(r.ignored_test_results, 1);
+}
+
+#[test]
+fn doctype_and_entities_are_refused() {
+    let xxe = r#"<?xml version="1.0"?>
+<!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<TestResult xmlns="http://checklists.nist.gov/xccdf/1.2" id="t"><target>&xxe;</target></TestResult>"#;
+    match parse_report(xxe.as_bytes()) {
+        Err(Error::Doctype { position }) => assert_eq!(position.line, 2),
+        other => panic!("{:?}", other.err()),
+    }
+    let laughs = r#"<TestResult xmlns="http://checklists.nist.gov/xccdf/1.2" id="t">
+  <target>&lol9;</target></TestResult>"#;
+    match parse_report(laughs.as_bytes()) {
+        Err(Error::Entity { name, position }) => {
+            assert_eq!(name, "lol9");
+            assert_eq!(position.line, 2);
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    // In an attribute as well.
+    let attr = r#"<TestResult xmlns="http://checklists.nist.gov/xccdf/1.2" id="&ext;"/>"#;
+    assert!(matches!(
+        parse_report(attr.as_bytes()),
+        Err(Error::Entity { .. })
+    ));
+    // The predefined ones and character references are fine.
+    let ok = r#"<TestResult xmlns="http://checklists.nist.gov/xccdf/1.2" id="a&amp;b"><target>x &lt;&#65;&#x42;&gt; &quot;y&apos;</target></TestResult>"#;
+    let r = parse_report(ok.as_bytes()).expect("parse");
+    assert_eq!(r.test_results[0].id, "a&b");
+    assert_eq!(
+        r.test_results[0].target.name.as_deref(),
+        Some("x <AB> \"y'")
+    );
+}
+
+#[test]
+fn not_results_files_are_named() {
+    let html = "<!DOCTYPE html>\n<html lang=\"en\"><head><title>OpenSCAP Evaluation Report</title></head><body></body></html>";
+    match parse_summary(html.as_bytes()) {
+        Err(e @ Error::NotResults { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("HTML"), "{msg}");
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    let xhtml = r#"<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>"#;
+    assert!(matches!(
+        parse_summary(xhtml.as_bytes()),
+        Err(Error::NotResults { .. })
+    ));
+    let ds =
+        r#"<ds:data-stream-collection xmlns:ds="http://scap.nist.gov/schema/scap/source/1.2"/>"#;
+    match parse_summary(ds.as_bytes()) {
+        Err(e @ Error::NotResults { .. }) => assert!(e.to_string().contains("data stream")),
+        other => panic!("{:?}", other.err()),
+    }
+    // Right local name, wrong namespace.
+    let wrong = r#"<asset-report-collection xmlns="urn:not-arf"/>"#;
+    assert!(matches!(
+        parse_summary(wrong.as_bytes()),
+        Err(Error::NotResults { .. })
+    ));
+    assert!(matches!(parse_summary(&b""[..]), Err(Error::Xml { .. })));
+    assert!(matches!(
+        parse_summary(&b"just text"[..]),
+        Err(Error::Xml { .. })
+    ));
+}
+
+#[test]
+fn malformed_and_truncated_xml_have_positions() {
+    let bad = format!(
+        "<TestResult xmlns=\"{X12}\" id=\"t\">\n  <target>x</target>\n  <rule-result idref=\"a\"><result>pass</wrong></rule-result>\n</TestResult>"
+    );
+    match parse_report(bad.as_bytes()) {
+        Err(Error::Xml { position, .. }) => assert_eq!(position.line, 3, "{position:?}"),
+        other => panic!("{:?}", other.err()),
+    }
+    let full = format!(
+        "<TestResult xmlns=\"{X12}\" id=\"t\">\n{}\n</TestResult>\n",
+        "  <rule-result idref=\"a\"><result>pass</result></rule-result>\n".repeat(50)
+    );
+    // Cut after a complete element: truncated document.
+    let cut = &full[..full.find("</TestResult>").expect("end")];
+    match parse_report(cut.as_bytes()) {
+        Err(e @ Error::Truncated { .. }) => {
+            assert_eq!(e.position().expect("pos").line, 53, "{e}");
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    // Cut inside a tag.
+    let cut = &full[..full.len() / 2 + 3];
+    let err = parse_report(cut.as_bytes()).expect_err("truncated");
+    assert!(err.position().expect("pos").line > 20, "{err}");
+    // Invalid result value.
+    let inv = format!(
+        "<TestResult xmlns=\"{X12}\" id=\"t\">\n<rule-result idref=\"a\"><result>maybe</result></rule-result></TestResult>"
+    );
+    match parse_report(inv.as_bytes()) {
+        Err(Error::Invalid { position, message }) => {
+            assert_eq!(position.line, 2);
+            assert!(message.contains("maybe"));
+        }
+        other => panic!("{:?}", other.err()),
+    }
+}
+
+#[test]
+fn limits_hold() {
+    let deep = format!(
+        "<TestResult xmlns=\"{X12}\" id=\"t\">{}{}</TestResult>",
+        "<a>".repeat(10_000),
+        "</a>".repeat(10_000)
+    );
+    match parse_summary(deep.as_bytes()) {
+        Err(Error::Limit {
+            kind: LimitKind::Depth,
+            limit: 256,
+            ..
+        }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+    let limits = Limits::default().with_max_event_bytes(1000);
+    let big_attr = format!(
+        "<TestResult xmlns=\"{X12}\" id=\"{}\"/>",
+        "x".repeat(100_000)
+    );
+    match parse(
+        big_attr.as_bytes(),
+        &ParseOptions::full().with_limits(limits),
+    ) {
+        Err(Error::Limit {
+            kind: LimitKind::EventSize,
+            ..
+        }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+    let big_text = format!(
+        "<TestResult xmlns=\"{X12}\" id=\"t\"><target>{}</target></TestResult>",
+        "y".repeat(2 << 20)
+    );
+    match parse_report(big_text.as_bytes()) {
+        Err(Error::Limit {
+            kind: LimitKind::TextSize,
+            ..
+        }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+    let many = format!(
+        "<TestResult xmlns=\"{X12}\" id=\"t\">{}</TestResult>",
+        "<rule-result idref=\"a\"><result>pass</result></rule-result>".repeat(200)
+    );
+    let limits = Limits::default().with_max_items(100);
+    match parse(many.as_bytes(), &ParseOptions::full().with_limits(limits)) {
+        Err(Error::Limit {
+            kind: LimitKind::Items,
+            ..
+        }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+    // Summary mode stores no rule results, so the item limit does not bite.
+    let s = parse(
+        many.as_bytes(),
+        &ParseOptions::summary().with_limits(limits),
+    )
+    .expect("summary");
+    assert_eq!(s.test_results[0].counts.get(ResultValue::Pass), 200);
+}
+
+fn report_for_gate() -> Report {
+    let xml = format!(
+        r#"<Benchmark xmlns="{X12}" id="b">
+  <Rule id="r-high" severity="high"><title>High rule</title></Rule>
+  <TestResult id="t">
+    <rule-result idref="r-high" severity="high"><result>fail</result><ident system="http://cve.mitre.org">CVE-2024-0001</ident></rule-result>
+    <rule-result idref="r-med1" severity="medium"><result>fail</result></rule-result>
+    <rule-result idref="r-med2" severity="medium"><result>error</result></rule-result>
+    <rule-result idref="r-low" severity="low"><result>unknown</result></rule-result>
+    <rule-result idref="r-ok" severity="high"><result>pass</result></rule-result>
+    <rule-result idref="r-na" severity="high"><result>notapplicable</result></rule-result>
+  </TestResult>
+</Benchmark>"#
+    );
+    parse_report(xml.as_bytes()).expect("parse")
+}
+
+#[test]
+fn gates() {
+    let r = report_for_gate();
+    // Default: anything failed fails, with one reason per severity.
+    let out = Gate::default().evaluate(&r);
+    assert!(!out.passed);
+    assert_eq!(out.reasons.len(), 3, "{:?}", out.reasons);
+    assert!(out.reasons[0].contains("r-high"));
+
+    let g = Gate::from_yaml("maxFailed:\n  high: 0\n  medium: 5\n").expect("yaml");
+    let out = g.evaluate(&r);
+    assert!(!out.passed);
+    assert_eq!(out.reasons.len(), 1);
+    assert!(
+        out.reasons[0].contains("severity high"),
+        "{:?}",
+        out.reasons
+    );
+
+    // Waive the high one by CVE: passes.
+    let g = Gate::from_yaml(
+        "maxFailed: {high: 0, medium: 2}\nwaivers:\n  - cve: CVE-2024-0001\n    reason: not reachable\n",
+    )
+    .expect("yaml");
+    let out = g.evaluate(&r);
+    assert!(out.passed, "{:?}", out.reasons);
+    assert_eq!(
+        out.findings.iter().filter(|f| f.waived.is_some()).count(),
+        1
+    );
+
+    // medium: 1 counts error as failed by default (fail + error = 2)...
+    let g = Gate::from_yaml("maxFailed: {medium: 1}").expect("yaml");
+    assert!(!g.evaluate(&r).passed);
+    // ...but not when errors are not failures.
+    let g = Gate::from_yaml("maxFailed: {medium: 1}\nerrorAsFailed: false").expect("yaml");
+    assert!(g.evaluate(&r).passed);
+    // Total, and a rule waiver.
+    let g = Gate::from_yaml(
+        "maxFailedTotal: 2\nunknownAsFailed: false\nwaivers: [{rule: r-med1, reason: ticket 7}]",
+    )
+    .expect("yaml");
+    assert!(g.evaluate(&r).passed);
+    let g = Gate::from_yaml("maxFailedTotal: 1\nunknownAsFailed: false").expect("yaml");
+    let out = g.evaluate(&r);
+    assert!(!out.passed);
+    assert!(out.reasons[0].contains("3 failed"), "{:?}", out.reasons);
+
+    // Same gate as JSON.
+    let g = Gate::from_json(r#"{"maxFailed":{"high":0,"medium":5}}"#).expect("json");
+    assert_eq!(
+        g,
+        Gate::from_yaml("maxFailed: {high: 0, medium: 5}").expect("yaml")
+    );
+
+    // Bad gates.
+    assert!(matches!(
+        Gate::from_yaml("maxFailed: {critical: 0}"),
+        Err(Error::Gate(_))
+    ));
+    assert!(matches!(
+        Gate::from_yaml("nonsense: 1"),
+        Err(Error::Gate(_))
+    ));
+    assert!(matches!(
+        Gate::from_yaml("waivers: [{rule: x}]"),
+        Err(Error::Gate(_))
+    ));
+    assert!(matches!(
+        Gate::from_yaml("waivers: [{reason: why}]"),
+        Err(Error::Gate(_))
+    ));
+    assert!(matches!(
+        Gate::from_yaml("waivers: [{rule: x, reason: ' '}]"),
+        Err(Error::Gate(_))
+    ));
+}
+
+#[test]
+fn outputs_are_well_formed() {
+    let r = report_for_gate();
+    let json: serde_json::Value =
+        serde_json::from_str(&output::summary_json(&r.summary()).expect("json")).expect("valid");
+    assert_eq!(json["schemaVersion"], 1);
+    let tr = &json["testResults"][0];
+    assert_eq!(tr["results"].as_object().expect("obj").len(), 9);
+    assert_eq!(tr["results"]["fail"], 2);
+    assert_eq!(tr["results"]["notselected"], 0);
+    assert_eq!(tr["scanResult"]["passedRules"], 1);
+    assert_eq!(tr["scanResult"]["failedRules"], 2);
+    assert_eq!(tr["scanResult"]["totalRules"], 5);
+    assert_eq!(tr["oscap"]["exitCode"], 2);
+    let full: serde_json::Value =
+        serde_json::from_str(&output::report_json(&r).expect("json")).expect("valid");
+    assert_eq!(
+        full["testResults"][0]["ruleResults"][0]["title"],
+        "High rule"
+    );
+    assert_eq!(
+        full["testResults"][0]["ruleResults"][0]["cves"][0],
+        "CVE-2024-0001"
+    );
+
+    // JUnit and HTML parse back as XML with our own parser's engine (quick-xml).
+    let junit = output::junit_report(&r);
+    assert!(
+        junit.contains("failures=\"2\" errors=\"2\" skipped=\"1\""),
+        "{junit}"
+    );
+    let html = output::html_report(&r);
+    assert!(html.contains("<svg") && html.contains("High rule"));
+    assert!(
+        !html.contains("http://") || !html.contains("<link"),
+        "no external assets"
+    );
+    let text = output::summary_text(&r.summary());
+    assert!(
+        text.contains("passedRules 1, failedRules 2, totalRules 5"),
+        "{text}"
+    );
+}
