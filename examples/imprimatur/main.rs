@@ -7,6 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod lookaside;
+mod signing;
+
 /// Container image trust: sign and verify atomic signatures, read OpenSCAP
 /// results, and manage `policy.json` / `registries.d`.
 #[derive(Debug, Parser)]
@@ -17,9 +20,18 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    // The commands' help comes from the doc comments of their Args structs.
+    Keygen(signing::KeygenArgs),
+    Sign(signing::SignArgs),
+    Verify(signing::VerifyArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Keygen(a) => signing::keygen(a),
+        Command::Sign(a) => signing::sign(a),
+        Command::Verify(a) => signing::verify(a),
+    }
 }

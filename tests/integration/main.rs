@@ -5,4 +5,5 @@
 //! is missing they fail if `CI` is set and are skipped (with a message) otherwise.
 
 mod peers;
+mod signing;
 mod util;

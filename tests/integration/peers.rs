@@ -23,10 +23,8 @@ use crate::util;
 pub(crate) fn require_tools(tools: &[&str]) -> bool {
     // Evaluate all of them so that a CI failure names the first missing one
     // and a local run prints every missing tool.
-    tools
-        .iter()
-        .map(|t| util::require_tool(t))
-        .fold(true, |a, b| a && b)
+    let missing = tools.iter().filter(|t| !util::require_tool(t)).count();
+    missing == 0
 }
 
 /// Runs `cmd`, panicking with its stdout and stderr if it fails.
@@ -291,11 +289,11 @@ impl Drop for Registry {
 fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let accept = "application/vnd.oci.image.manifest.v1+json, \
+                  application/vnd.docker.distribution.manifest.v2+json";
     write!(
         s,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: {}, {}\r\n\r\n",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json"
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: {accept}\r\n\r\n"
     )
     .ok()?;
     let mut buf = [0u8; 64];

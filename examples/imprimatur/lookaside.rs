@@ -1,0 +1,283 @@
+//! Writing signatures into a lookaside directory (the layout of a `file://`
+//! lookaside, spec §6.3):
+//!
+//! `<root>/<repository path>@<algo>=<hex>/signature-<N>`
+//!
+//! where the repository path is the reference's path without the domain
+//! (`library/busybox`, `ns1/ns2/repo`) and `N` is the first free index ≥ 1
+//! (the append discipline of the protocol document, §6.5).
+//!
+//! Each signature is written to a temporary file in the target directory and
+//! then hard-linked to `signature-N`: `link(2)` fails if the name exists, so
+//! concurrent writers (threads or processes) never overwrite each other's
+//! signatures and a reader never sees a half-written file. The loser of a race
+//! for `N` simply tries `N + 1`.
+//!
+//! TODO: move to the future `imprimatur-registry` crate, which owns signature
+//! stores.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+use imprimatur_reference::{Digest, Reference};
+
+/// Most signatures we place next to one manifest. Newer containers/image
+/// refuse to read more than 128 (§6.4); well past that something is wrong.
+pub(crate) const MAX_SIGNATURES: u32 = 10_000;
+
+/// A lookaside directory we write signatures into.
+#[derive(Debug, Clone)]
+pub(crate) struct LookasideDir {
+    root: PathBuf,
+}
+
+/// Where one signature was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Stored {
+    /// The full path of the `signature-N` file.
+    pub(crate) path: PathBuf,
+    /// `N`.
+    pub(crate) index: u32,
+}
+
+impl LookasideDir {
+    /// A lookaside rooted at `root` (created on first write).
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
+        LookasideDir { root: root.into() }
+    }
+
+    /// The root directory.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory holding the signatures of `digest` in the repository of
+    /// `reference` (its tag or digest, if any, does not matter).
+    pub(crate) fn signature_dir(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+    ) -> io::Result<PathBuf> {
+        self.signature_dir_raw(reference.path(), digest.algorithm().as_str(), digest.hex())
+    }
+
+    /// Like [`Self::signature_dir`] from the raw parts, validating each so
+    /// that the result is always below the root.
+    pub(crate) fn signature_dir_raw(
+        &self,
+        repo_path: &str,
+        algo: &str,
+        hex: &str,
+    ) -> io::Result<PathBuf> {
+        validate_repo_path(repo_path)?;
+        if algo.is_empty()
+            || !algo
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Err(invalid(format!("invalid digest algorithm {algo:?}")));
+        }
+        if hex.is_empty() || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(invalid(format!("invalid digest hex {hex:?}")));
+        }
+        let dir = self.root.join(format!("{repo_path}@{algo}={hex}"));
+        // Belt and braces: the validated path has only normal components.
+        debug_assert!(
+            dir.strip_prefix(&self.root)
+                .is_ok_and(|rel| rel.components().all(|c| matches!(c, Component::Normal(_))))
+        );
+        Ok(dir)
+    }
+
+    /// Stores `signature` as the first free `signature-N` for (`reference`'s
+    /// repository, `digest`).
+    pub(crate) fn store(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        signature: &[u8],
+    ) -> io::Result<Stored> {
+        let dir = self.signature_dir(reference, digest)?;
+        store_in(&dir, signature)
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// A repository path as the reference grammar allows it: `/`-separated,
+/// non-empty components of `[a-z0-9._-]`, none of them `.` or `..`, not
+/// absolute. The grammar already excludes `..`; this checks again because the
+/// result becomes a file system path.
+fn validate_repo_path(p: &str) -> io::Result<()> {
+    let ok = !p.is_empty()
+        && p.len() <= 255
+        && p.split('/').all(|c| {
+            !c.is_empty()
+                && c != "."
+                && c != ".."
+                && c.bytes()
+                    .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "repository path {p:?} cannot be used in a lookaside directory"
+        )))
+    }
+}
+
+/// Writes `signature` to a temporary file in `dir` and links it to the first
+/// free `signature-N`.
+fn store_in(dir: &Path, signature: &[u8]) -> io::Result<Stored> {
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".signature-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(signature)?;
+    #[cfg(unix)]
+    {
+        // Lookaside files are served to readers: 0644 like skopeo writes them.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))?;
+    }
+    // `tmp` is removed when dropped; a successful link keeps the data.
+    for index in 1..=MAX_SIGNATURES {
+        let path = dir.join(format!("signature-{index}"));
+        // Cheap pre-check: don't attempt a link for names that exist.
+        if fs::symlink_metadata(&path).is_ok() {
+            continue;
+        }
+        match fs::hard_link(tmp.path(), &path) {
+            Ok(()) => return Ok(Stored { path, index }),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{} already holds {MAX_SIGNATURES} signatures",
+        dir.display()
+    )))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn digest() -> Digest {
+        Digest::sha256_of(b"manifest")
+    }
+
+    #[test]
+    fn layout_uses_path_without_domain() {
+        let tmp = tempfile::tempdir().unwrap();
+        let l = LookasideDir::new(tmp.path());
+        let r = Reference::parse_normalized("127.0.0.1:5000/ns/img:v1").unwrap();
+        let d = digest();
+        let s = l.store(&r, &d, b"sig").unwrap();
+        let want = tmp
+            .path()
+            .join(format!("ns/img@sha256={}/signature-1", d.hex()));
+        assert_eq!(
+            s,
+            Stored {
+                path: want.clone(),
+                index: 1
+            }
+        );
+        assert_eq!(fs::read(&want).unwrap(), b"sig");
+        let r = Reference::parse_normalized("busybox").unwrap();
+        let dir = l.signature_dir(&r, &d).unwrap();
+        assert_eq!(
+            dir,
+            tmp.path()
+                .join(format!("library/busybox@sha256={}", d.hex()))
+        );
+    }
+
+    #[test]
+    fn appends_at_first_free_index_and_leaves_no_temp_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let l = LookasideDir::new(tmp.path());
+        let r = Reference::parse_normalized("example.com/a/b").unwrap();
+        let d = digest();
+        for i in 1..=3u32 {
+            assert_eq!(
+                l.store(&r, &d, format!("s{i}").as_bytes()).unwrap().index,
+                i
+            );
+        }
+        let dir = l.signature_dir(&r, &d).unwrap();
+        fs::remove_file(dir.join("signature-2")).unwrap();
+        assert_eq!(l.store(&r, &d, b"again").unwrap().index, 2);
+        assert_eq!(fs::read(dir.join("signature-1")).unwrap(), b"s1");
+        assert_eq!(fs::read(dir.join("signature-3")).unwrap(), b"s3");
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["signature-1", "signature-2", "signature-3"]);
+    }
+
+    #[test]
+    fn concurrent_writers_never_overwrite() {
+        let tmp = tempfile::tempdir().unwrap();
+        let l = LookasideDir::new(tmp.path());
+        let r = Reference::parse_normalized("example.com/a/b").unwrap();
+        let d = digest();
+        let threads = 8;
+        let per = 25;
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (l, r, d) = (&l, &r, &d);
+                s.spawn(move || {
+                    for i in 0..per {
+                        l.store(r, d, format!("{t}-{i}").as_bytes()).unwrap();
+                    }
+                });
+            }
+        });
+        let dir = l.signature_dir(&r, &d).unwrap();
+        let mut contents: Vec<String> = (1..=threads * per)
+            .map(|n| fs::read_to_string(dir.join(format!("signature-{n}"))).unwrap())
+            .collect();
+        contents.sort();
+        contents.dedup();
+        assert_eq!(
+            contents.len(),
+            threads * per,
+            "every write landed in its own file"
+        );
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), threads * per);
+    }
+
+    #[test]
+    fn refuses_paths_that_escape() {
+        let l = LookasideDir::new("/nonexistent/root");
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/abs",
+            "a//b",
+            "./a",
+            "a/.",
+            "",
+            "A/b",
+            "a\\b",
+            "a/b\0",
+        ] {
+            assert!(l.signature_dir_raw(bad, "sha256", "ab").is_err(), "{bad:?}");
+        }
+        assert!(l.signature_dir_raw("a/b", "sha256/..", "ab").is_err());
+        assert!(l.signature_dir_raw("a/b", "sha256", "../ab").is_err());
+        assert!(l.signature_dir_raw("a/b", "sha256", "AB").is_err());
+        assert!(l.signature_dir_raw("a/b.c_d-e", "sha256", "ab").is_ok());
+    }
+}
