@@ -159,7 +159,7 @@ pub(crate) fn parse_envelope(blob: &[u8], allow_armor: bool) -> Result<Envelope,
                 )));
             }
         }
-        let (packet, next) = pp.next().map_err(malformed)?;
+        let (packet, next) = pp.recurse().map_err(malformed)?;
         if let Packet::Signature(s) = packet {
             sigs.push(s);
         }
