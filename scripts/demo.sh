@@ -18,7 +18,8 @@ source scripts/deps.sh
 install_system_packages
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
+# show CMD...: print the command (shell-quoted, on stderr), then run it.
+show() { { printf '$'; printf ' %q' "$@"; echo; } >&2; "$@"; }
 
 step "build the imprimatur CLI"
 show cargo build --locked --example imprimatur
@@ -41,7 +42,7 @@ step "1. generate an Ed25519 signing key (secret key written 0600)"
 printf 'demo passphrase\n' > passphrase.txt
 show imprimatur keygen --userid 'Demo Signer <signer@example.com>' \
   --passphrase-file passphrase.txt --secret-key-out signer.key --public-key-out signer.pub | tee fingerprint.txt
-FPR=$(cat fingerprint.txt)
+FPR=$(tail -n1 fingerprint.txt)
 ls -l signer.key signer.pub
 
 step "2. sign the sample manifest for $REF"
@@ -57,7 +58,7 @@ step "4. skopeo accepts it: import the public key into a throwaway GnuPG home, s
 show gpg --batch --quiet --import signer.pub
 show skopeo standalone-verify manifest.json "$REF" "$FPR" app.sig
 
-step "5. both reject the signature for another identity"
+step "5. both reject the signature for another identity (two errors expected below)"
 if imprimatur verify --public-key signer.pub --reference registry.example.com/demo/other:1.0 \
     --manifest manifest.json app.sig; then
   echo "imprimatur accepted a signature for another identity" >&2; exit 1
