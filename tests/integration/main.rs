@@ -5,5 +5,6 @@
 //! is missing they fail if `CI` is set and are skipped (with a message) otherwise.
 
 mod peers;
+mod reference;
 mod signing;
 mod util;
