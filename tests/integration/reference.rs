@@ -11,6 +11,7 @@ use std::process::Command;
 
 use imprimatur::reference::Reference;
 
+use crate::peers::{self, GpgAlgo, GpgHome};
 use crate::util;
 
 /// What skopeo says about `reference`: `Ok(())` if it parsed, else the error
@@ -177,6 +178,82 @@ fn parse_normalized_agrees_with_skopeo() {
         "{} of {} differ:\n{}",
         mismatches.len(),
         inputs.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// The normalized full form: `standalone-verify` accepts a signature whose
+/// identity is our `to_string()` of the input iff containers/image normalizes
+/// the input to that same string (it compares `String()` forms).
+#[test]
+fn normalized_form_agrees_with_skopeo() {
+    if !peers::require_tools(&["skopeo", "gpg"]) {
+        return;
+    }
+    let home = GpgHome::new();
+    let fpr = home.gen_key(
+        "Reference Test <reference@example.com>",
+        GpgAlgo::Ed25519,
+        None,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = dir.path().join("manifest.json");
+    std::fs::write(&manifest, "{}").expect("write manifest");
+    let sig = dir.path().join("signature");
+    let sign = |identity: &str| {
+        peers::run_ok(
+            home.command("skopeo")
+                .args(["standalone-sign", "-o"])
+                .arg(&sig)
+                .arg("--")
+                .arg(&manifest)
+                .arg(identity)
+                .arg(&fpr),
+        );
+    };
+    let verify = |input: &str| {
+        peers::run(
+            home.command("skopeo")
+                .arg("standalone-verify")
+                .arg("--")
+                .arg(&manifest)
+                .arg(input)
+                .arg(&fpr)
+                .arg(&sig),
+        )
+    };
+    let accepted: Vec<(String, Reference)> = inputs()
+        .into_iter()
+        .filter_map(|i| Reference::parse_normalized(&i).ok().map(|r| (i, r)))
+        .take(60)
+        .collect();
+    assert!(accepted.len() >= 40, "only {} inputs parse", accepted.len());
+    let mut mismatches = Vec::new();
+    for (n, (input, r)) in accepted.iter().enumerate() {
+        let full = r.to_string();
+        sign(&full);
+        let out = verify(input);
+        if !out.status.success() {
+            mismatches.push(format!(
+                "{input:?} -> {full:?} rejected: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        // Negative control: a different tag must not verify.
+        if n % 8 == 0 {
+            let other = r.with_tag("other-tag").expect("valid tag").to_string();
+            let out = verify(&other);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success() && stderr.contains("does not match"),
+                "{other:?} verified against a signature for {full:?}: {stderr}"
+            );
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} differ:\n{}",
+        mismatches.len(),
         mismatches.join("\n")
     );
 }
