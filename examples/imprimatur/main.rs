@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod arf;
 mod lookaside;
 mod signing;
 
@@ -25,6 +26,7 @@ enum Command {
     Keygen(signing::KeygenArgs),
     Sign(signing::SignArgs),
     Verify(signing::VerifyArgs),
+    Arf(arf::ArfArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,5 +35,6 @@ fn main() -> ExitCode {
         Command::Keygen(a) => signing::keygen(a),
         Command::Sign(a) => signing::sign(a),
         Command::Verify(a) => signing::verify(a),
+        Command::Arf(a) => arf::run(a),
     }
 }

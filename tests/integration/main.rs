@@ -4,6 +4,7 @@
 //! Tests that need an external tool call [`util::require_tool`]: when the tool
 //! is missing they fail if `CI` is set and are skipped (with a message) otherwise.
 
+mod arf;
 mod peers;
 mod reference;
 mod signing;

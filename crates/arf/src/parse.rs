@@ -199,7 +199,7 @@ pub fn parse<R: BufRead>(input: R, options: &ParseOptions) -> Result<Report> {
     } else {
         Err(Error::Xml {
             position: reader.get_ref().position(reader.buffer_position()),
-            message: "empty document: no root element".into(),
+            message: "no XML root element found (empty or not an XML file)".into(),
         })
     }
 }

@@ -48,8 +48,8 @@ fn chart(tr: &TestResult) -> String {
     let _ = write!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"Results by severity\" width=\"{}\" height=\"{h}\" viewBox=\"0 0 {} {h}\">\n<title>Results by severity</title>\n",
-        label_w + w + 60.0,
-        label_w + w + 60.0
+        label_w + w + 240.0,
+        label_w + w + 240.0
     );
     for (i, (sev, p, f, o)) in rows.iter().enumerate() {
         let y = (i as f64) * (bar_h + gap);

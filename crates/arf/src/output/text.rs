@@ -59,7 +59,7 @@ pub fn summary_text(s: &Summary) -> String {
         let _ = writeln!(
             o,
             "  {:<10} {}",
-            "failed by severity",
+            "failed",
             if sev.is_empty() {
                 "none".to_string()
             } else {
