@@ -153,3 +153,30 @@ pub fn set_registries_section(
     write_atomic(&path, file.to_yaml().as_bytes())?;
     Ok(Some(path))
 }
+
+/// A [`crate::KeyLoader`] reading key files from the file system, with
+/// the size limit of the signature crate. Errors read like Go's
+/// (`open /x: no such file or directory`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FsKeyLoader;
+
+impl crate::KeyLoader for FsKeyLoader {
+    fn load(&self, path: &str) -> Result<Vec<u8>, String> {
+        let describe = |e: std::io::Error| {
+            let msg = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+                _ => e.to_string(),
+            };
+            format!("open {path}: {msg}")
+        };
+        let meta = std::fs::metadata(path).map_err(describe)?;
+        if meta.len() > imprimatur_signature::MAX_KEY_BYTES as u64 {
+            return Err(format!(
+                "{path}: key file larger than {} bytes",
+                imprimatur_signature::MAX_KEY_BYTES
+            ));
+        }
+        std::fs::read(path).map_err(describe)
+    }
+}

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod eval;
 pub mod fs;
 mod identity;
 mod json;
@@ -28,6 +29,11 @@ mod scope;
 mod trust;
 
 pub use error::{Error, PolicyRule};
+pub use eval::{
+    AcceptedSignature, Decision, Evaluator, Image, KeyLoader, NoKeyFiles, Rejection,
+    RequirementOutcome, SignatureOutcome, SignatureVerdict, describe_identity,
+    describe_requirement, evaluate,
+};
 pub use identity::{identity_matches, ref_matches_prefix, remap};
 pub use model::{
     IdentityMatch, KNOWN_TRANSPORTS, KeySource, KeyType, Policy, Requirement, SignedBy,

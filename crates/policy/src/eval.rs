@@ -1,0 +1,743 @@
+//! Evaluating an image against a policy (§5.5, §3.4), with an explanation
+//! of every decision. No I/O: key files are read through a caller-supplied
+//! [`KeyLoader`] (once per [`Evaluator`], then cached).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use imprimatur_signature::{
+    Fingerprint, Payload, StoredFormat, SubkeyAttribution, TrustedKeys, Verifier,
+    classify_stored_blob, digest_matches,
+};
+use serde_json::{Value, json};
+
+use crate::identity::identity_matches;
+use crate::model::{IdentityMatch, KeySource, KeyType, Policy, Requirement, SignedBy};
+use crate::scope::PolicyImage;
+
+/// Reads key files named by `keyPath`/`keyPaths`. The error string is shown
+/// to the user (e.g. `open /x: no such file or directory`).
+pub trait KeyLoader: Send + Sync {
+    /// The bytes of the key file at `path` (as written in the policy).
+    fn load(&self, path: &str) -> Result<Vec<u8>, String>;
+}
+
+impl<F> KeyLoader for F
+where
+    F: Fn(&str) -> Result<Vec<u8>, String> + Send + Sync,
+{
+    fn load(&self, path: &str) -> Result<Vec<u8>, String> {
+        self(path)
+    }
+}
+
+/// A loader for policies without key files: every path is an error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoKeyFiles;
+
+impl KeyLoader for NoKeyFiles {
+    fn load(&self, path: &str) -> Result<Vec<u8>, String> {
+        Err(format!(
+            "open {path}: key files are not available in this context"
+        ))
+    }
+}
+
+/// An image to evaluate: who it is, its manifest and its signature blobs
+/// (as stored: binary OpenPGP, or the tagged `\0format\n` form).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Image<'a> {
+    /// Transport, identity and scopes.
+    pub target: PolicyImage,
+    /// The (instance) manifest bytes, if they could be read.
+    pub manifest: Option<&'a [u8]>,
+    /// Signature blobs in storage order (`signature-1`, …).
+    pub signatures: Vec<&'a [u8]>,
+}
+
+impl<'a> Image<'a> {
+    /// An image with its manifest and signatures.
+    pub fn new(
+        target: PolicyImage,
+        manifest: Option<&'a [u8]>,
+        signatures: Vec<&'a [u8]>,
+    ) -> Image<'a> {
+        Image {
+            target,
+            manifest,
+            signatures,
+        }
+    }
+}
+
+/// Why one signature was not accepted by one requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The requirement is `reject`.
+    RejectedByPolicy {
+        /// `transport:reference`.
+        image: String,
+    },
+    /// `keyType` other than `GPGKeys`.
+    UnimplementedKeyType(String),
+    /// The keys could not be loaded (missing file, no keys in it, …).
+    Keys(String),
+    /// The blob is not a valid signature, or the crypto check failed
+    /// (unknown key, corrupt, expired, revoked, …).
+    Crypto(imprimatur_signature::VerifyError),
+    /// Signed by a key that this requirement does not trust.
+    KeyNotAccepted {
+        /// The key that signed.
+        signer: Fingerprint,
+        /// Its primary key.
+        primary: Fingerprint,
+    },
+    /// The signed payload is not a valid simple-signing payload.
+    Payload(String),
+    /// The manifest is not available or its digest can't be computed.
+    ManifestDigest(String),
+    /// The signed digest is not the manifest's.
+    DigestMismatch {
+        /// Digest in the signature.
+        signed: String,
+    },
+    /// The signed identity is not accepted by `signedIdentity`.
+    IdentityMismatch {
+        /// `docker-reference` in the signature.
+        signed: String,
+        /// The image's own docker identity, if any.
+        image: Option<String>,
+        /// The rule, rendered.
+        rule: String,
+    },
+    /// A sigstore signature: verification is not implemented here.
+    SigstoreUnsupported,
+    /// A requirement type that never accepts this kind of signature.
+    NotApplicable(String),
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::RejectedByPolicy { image } => {
+                write!(
+                    f,
+                    "Any signatures for image {image} are rejected by policy."
+                )
+            }
+            Rejection::UnimplementedKeyType(t) => {
+                write!(f, "Unimplemented \"keyType\" value {t:?}")
+            }
+            Rejection::Keys(m) => write!(f, "{m}"),
+            Rejection::Crypto(e) => write!(f, "{e}"),
+            Rejection::KeyNotAccepted { signer, primary } => {
+                if signer == primary {
+                    write!(f, "Signature by key {signer} is not accepted")
+                } else {
+                    write!(
+                        f,
+                        "Signature by key {signer} (subkey of {primary}) is not accepted"
+                    )
+                }
+            }
+            Rejection::Payload(m) => write!(f, "invalid signature payload: {m}"),
+            Rejection::ManifestDigest(m) => write!(f, "error computing manifest digest: {m}"),
+            Rejection::DigestMismatch { signed } => {
+                write!(f, "Signature for digest {signed} does not match")
+            }
+            Rejection::IdentityMismatch {
+                signed,
+                image,
+                rule,
+            } => write!(
+                f,
+                "Signature for identity {signed} is not accepted (image identity {}, rule {rule})",
+                image
+                    .as_deref()
+                    .unwrap_or("<none: the transport has no docker identity>")
+            ),
+            Rejection::SigstoreUnsupported => {
+                f.write_str("sigstore signature verification is not implemented")
+            }
+            Rejection::NotApplicable(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// The verdict on one signature under one requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureVerdict {
+    /// Accepted: the author is trusted and digest and identity match.
+    Accepted {
+        /// The key that signed.
+        signer: Fingerprint,
+        /// The signed `docker-reference`.
+        identity: String,
+        /// The signed digest.
+        digest: String,
+    },
+    /// Rejected, with the reason.
+    Rejected(Rejection),
+    /// The requirement neither accepts nor rejects signatures
+    /// (`insecureAcceptAnything`, `signedBaseLayer`).
+    Unknown,
+}
+
+/// One signature's outcome under one requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignatureOutcome {
+    /// 1-based position in the image's signature list.
+    pub index: usize,
+    /// The verdict.
+    pub verdict: SignatureVerdict,
+}
+
+/// One requirement's outcome.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RequirementOutcome {
+    /// The requirement.
+    pub requirement: Requirement,
+    /// Whether it allows the image.
+    pub allowed: bool,
+    /// The reason, in the reference implementation's words.
+    pub message: String,
+    /// Per-signature verdicts (for signature-based requirements).
+    pub signatures: Vec<SignatureOutcome>,
+}
+
+/// The decision on an image with its explanation.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Decision {
+    /// Allowed (every requirement allows).
+    pub allowed: bool,
+    /// `transport:reference`.
+    pub image: String,
+    /// The chosen scope (`default` or `transports.<t>["<scope>"]`).
+    pub scope: String,
+    /// Every requirement of the chosen list, in order (all are evaluated,
+    /// although the first denial decides).
+    pub requirements: Vec<RequirementOutcome>,
+    /// The reason of the first denial (the message skopeo prints).
+    pub reason: Option<String>,
+}
+
+impl Decision {
+    /// The decision as JSON (for `--json` output).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "allowed": self.allowed,
+            "image": self.image,
+            "scope": self.scope,
+            "reason": self.reason,
+            "requirements": self.requirements.iter().map(|r| json!({
+                "type": requirement_type(&r.requirement),
+                "requirement": describe_requirement(&r.requirement),
+                "allowed": r.allowed,
+                "message": r.message,
+                "signatures": r.signatures.iter().map(|s| match &s.verdict {
+                    SignatureVerdict::Accepted { signer, identity, digest } => json!({
+                        "index": s.index, "verdict": "accepted", "signer": signer.as_str(),
+                        "identity": identity, "digest": digest,
+                    }),
+                    SignatureVerdict::Rejected(why) => json!({
+                        "index": s.index, "verdict": "rejected", "reason": why.to_string(),
+                    }),
+                    SignatureVerdict::Unknown => json!({"index": s.index, "verdict": "unknown"}),
+                }).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {}",
+            self.image,
+            if self.allowed { "allowed" } else { "denied" }
+        )?;
+        if let Some(r) = &self.reason {
+            writeln!(f, "  reason: {r}")?;
+        }
+        writeln!(f, "  scope: {}", self.scope)?;
+        for (i, r) in self.requirements.iter().enumerate() {
+            writeln!(
+                f,
+                "  requirement {}: {} -> {}: {}",
+                i + 1,
+                describe_requirement(&r.requirement),
+                if r.allowed { "allows" } else { "denies" },
+                r.message
+            )?;
+            for s in &r.signatures {
+                match &s.verdict {
+                    SignatureVerdict::Accepted {
+                        signer,
+                        identity,
+                        digest,
+                    } => writeln!(
+                        f,
+                        "    signature {}: accepted (key {signer}, identity {identity}, digest {digest})",
+                        s.index
+                    )?,
+                    SignatureVerdict::Rejected(why) => {
+                        writeln!(f, "    signature {}: rejected: {why}", s.index)?
+                    }
+                    SignatureVerdict::Unknown => {
+                        writeln!(f, "    signature {}: no opinion", s.index)?
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn requirement_type(r: &Requirement) -> &'static str {
+    match r {
+        Requirement::InsecureAcceptAnything => "insecureAcceptAnything",
+        Requirement::Reject => "reject",
+        Requirement::SignedBy(_) => "signedBy",
+        Requirement::SignedBaseLayer { .. } => "signedBaseLayer",
+        Requirement::SigstoreSigned(_) => "sigstoreSigned",
+    }
+}
+
+/// A one-line description of an identity rule.
+pub fn describe_identity(id: &IdentityMatch) -> String {
+    match id {
+        IdentityMatch::ExactReference(r) => format!("exactReference {r}"),
+        IdentityMatch::ExactRepository(r) => format!("exactRepository {r}"),
+        IdentityMatch::RemapIdentity {
+            prefix,
+            signed_prefix,
+        } => {
+            format!("remapIdentity {prefix} -> {signed_prefix}")
+        }
+        other => other.type_name().to_owned(),
+    }
+}
+
+/// A one-line description of a requirement.
+pub fn describe_requirement(r: &Requirement) -> String {
+    match r {
+        Requirement::SignedBy(sb) => {
+            let keys = match &sb.keys {
+                KeySource::Path(p) => format!("keyPath {p}"),
+                KeySource::Paths(ps) => format!("keyPaths [{}]", ps.join(", ")),
+                KeySource::Data(d) => format!("keyData ({} bytes)", d.len()),
+            };
+            format!(
+                "signedBy {} {keys}, signedIdentity {}",
+                sb.key_type.as_str(),
+                describe_identity(sb.identity())
+            )
+        }
+        Requirement::SignedBaseLayer {
+            base_layer_identity,
+        } => {
+            format!("signedBaseLayer {}", describe_identity(base_layer_identity))
+        }
+        other => requirement_type(other).to_owned(),
+    }
+}
+
+/// A signature kept by [`Evaluator::accepted_signatures`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AcceptedSignature {
+    /// 1-based position in the image's signature list.
+    pub index: usize,
+    /// The verified payload.
+    pub payload: Payload,
+    /// The key that signed.
+    pub signer: Fingerprint,
+}
+
+type LoadedKeys = Result<Arc<TrustedKeys>, String>;
+
+/// Evaluates images against one policy. Keys are loaded on first use and
+/// cached for the evaluator's lifetime, so evaluating many images does not
+/// re-read or re-parse key files. `Sync`: share it between threads.
+pub struct Evaluator<L: KeyLoader> {
+    policy: Policy,
+    loader: L,
+    cache: Mutex<HashMap<KeySource, LoadedKeys>>,
+    loads: Mutex<usize>,
+    attribution: SubkeyAttribution,
+    time: Option<SystemTime>,
+}
+
+impl<L: KeyLoader> fmt::Debug for Evaluator<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("policy", &self.policy)
+            .field("attribution", &self.attribution)
+            .field("time", &self.time)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Evaluates one image (a fresh evaluator: no cache shared with other calls).
+pub fn evaluate<L: KeyLoader>(policy: &Policy, image: &Image<'_>, loader: L) -> Decision {
+    Evaluator::new(policy.clone(), loader).evaluate(image)
+}
+
+/// The signatures of an image as the evaluation sees them.
+struct Classified<'a> {
+    simple: Vec<(usize, &'a [u8])>,
+    sigstore: usize,
+    error: Option<String>,
+}
+
+fn classify<'a>(sigs: &[&'a [u8]]) -> Classified<'a> {
+    let mut out = Classified {
+        simple: Vec::new(),
+        sigstore: 0,
+        error: None,
+    };
+    for (i, blob) in sigs.iter().enumerate() {
+        match classify_stored_blob(blob) {
+            Ok(StoredFormat::SimpleSigning) => out.simple.push((i + 1, blob)),
+            Ok(StoredFormat::Tagged { format_id, payload }) => match format_id {
+                "simple-signing" => out.simple.push((i + 1, payload)),
+                "sigstore-json" => out.sigstore += 1,
+                other => {
+                    out.error = Some(format!(
+                        "signature-{}: unsupported signature format {other:?}",
+                        i + 1
+                    ));
+                }
+            },
+            Ok(_) => out.error = Some(format!("signature-{}: unsupported signature format", i + 1)),
+            Err(e) => out.error = Some(format!("signature-{}: {e}", i + 1)),
+        }
+        if out.error.is_some() {
+            break;
+        }
+    }
+    out
+}
+
+impl<L: KeyLoader> Evaluator<L> {
+    /// An evaluator for `policy`, reading key files through `loader`.
+    /// Subkey signatures are attributed to their primary key (newer
+    /// containers/image); the clock is the system clock.
+    pub fn new(policy: Policy, loader: L) -> Evaluator<L> {
+        Evaluator {
+            policy,
+            loader,
+            cache: Mutex::new(HashMap::new()),
+            loads: Mutex::new(0),
+            attribution: SubkeyAttribution::Primary,
+            time: None,
+        }
+    }
+
+    /// Subkey attribution: [`SubkeyAttribution::Strict`] behaves like
+    /// skopeo 1.9.3 (a subkey signature is not accepted for its primary key).
+    pub fn subkey_attribution(mut self, mode: SubkeyAttribution) -> Self {
+        self.attribution = mode;
+        self
+    }
+
+    /// Evaluates at a fixed time (key validity, signature expiry).
+    pub fn reference_time(mut self, t: SystemTime) -> Self {
+        self.time = Some(t);
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// How many key sources were loaded so far (each at most once).
+    pub fn key_loads(&self) -> usize {
+        self.loads.lock().map(|g| *g).unwrap_or(0)
+    }
+
+    fn keys(&self, source: &KeySource) -> LoadedKeys {
+        if let Ok(cache) = self.cache.lock()
+            && let Some(k) = cache.get(source)
+        {
+            return k.clone();
+        }
+        let loaded = self.load_keys(source);
+        if let Ok(mut n) = self.loads.lock() {
+            *n += 1;
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(source.clone(), loaded.clone());
+        }
+        loaded
+    }
+
+    fn load_keys(&self, source: &KeySource) -> LoadedKeys {
+        let mut keys = TrustedKeys::new();
+        let mut add = |bytes: &[u8]| keys.add_bytes(bytes).map(|_| ()).map_err(|e| e.to_string());
+        match source {
+            KeySource::Path(p) => add(&self.loader.load(p)?)?,
+            KeySource::Paths(ps) => {
+                for p in ps {
+                    add(&self.loader.load(p)?)?;
+                }
+            }
+            KeySource::Data(d) => add(d)?,
+        }
+        if keys.is_empty() {
+            return Err("No public keys imported".to_owned());
+        }
+        Ok(Arc::new(keys))
+    }
+
+    /// Is the image allowed? All requirements of the selected scope must
+    /// allow; the explanation covers every requirement and signature.
+    pub fn evaluate(&self, image: &Image<'_>) -> Decision {
+        let choice = self.policy.select(&image.target);
+        let sigs = classify(&image.signatures);
+        let mut outcomes = Vec::new();
+        let mut reason = None;
+        if choice.requirements.is_empty() {
+            reason = Some("List of verification policy requirements must not be empty".to_owned());
+        }
+        for req in choice.requirements {
+            let outcome = self.requirement_outcome(req, image, &sigs);
+            if !outcome.allowed && reason.is_none() {
+                reason = Some(outcome.message.clone());
+            }
+            outcomes.push(outcome);
+        }
+        Decision {
+            allowed: reason.is_none(),
+            image: image.target.display_name(),
+            scope: choice.describe(),
+            requirements: outcomes,
+            reason,
+        }
+    }
+
+    fn requirement_outcome(
+        &self,
+        req: &Requirement,
+        image: &Image<'_>,
+        sigs: &Classified<'_>,
+    ) -> RequirementOutcome {
+        let mk = |allowed: bool, message: String, signatures: Vec<SignatureOutcome>| {
+            RequirementOutcome {
+                requirement: req.clone(),
+                allowed,
+                message,
+                signatures,
+            }
+        };
+        match req {
+            Requirement::InsecureAcceptAnything => {
+                mk(true, "accepts anything".to_owned(), Vec::new())
+            }
+            Requirement::Reject => mk(
+                false,
+                format!(
+                    "Running image {} is rejected by policy.",
+                    image.target.display_name()
+                ),
+                Vec::new(),
+            ),
+            Requirement::SignedBaseLayer { .. } => mk(
+                false,
+                "signedBaseLayer not implemented yet!".to_owned(),
+                Vec::new(),
+            ),
+            Requirement::SigstoreSigned(_) => {
+                if let Some(e) = &sigs.error {
+                    return mk(false, format!("error reading signatures: {e}"), Vec::new());
+                }
+                if sigs.sigstore == 0 {
+                    return mk(
+                        false,
+                        format!(
+                            "A signature was required, but no signature exists ({} non-sigstore signatures, 0 sigstore non-signature attachments)",
+                            sigs.simple.len()
+                        ),
+                        Vec::new(),
+                    );
+                }
+                mk(
+                    false,
+                    Rejection::SigstoreUnsupported.to_string(),
+                    Vec::new(),
+                )
+            }
+            Requirement::SignedBy(sb) => {
+                if let Some(e) = &sigs.error {
+                    return mk(false, format!("error reading signatures: {e}"), Vec::new());
+                }
+                if sigs.simple.is_empty() {
+                    return mk(
+                        false,
+                        "A signature was required, but no signature exists".to_owned(),
+                        Vec::new(),
+                    );
+                }
+                let outcomes: Vec<SignatureOutcome> = sigs
+                    .simple
+                    .iter()
+                    .map(|(index, blob)| SignatureOutcome {
+                        index: *index,
+                        verdict: self.signed_by_verdict(sb, image, blob),
+                    })
+                    .collect();
+                let rejections: Vec<String> = outcomes
+                    .iter()
+                    .filter_map(|o| match &o.verdict {
+                        SignatureVerdict::Rejected(r) => Some(r.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                let accepted = outcomes
+                    .iter()
+                    .find(|o| matches!(o.verdict, SignatureVerdict::Accepted { .. }));
+                match accepted {
+                    Some(o) => mk(true, format!("signature {} accepted", o.index), outcomes),
+                    None if rejections.len() == 1 => mk(false, rejections[0].clone(), outcomes),
+                    None => mk(
+                        false,
+                        format!(
+                            "None of the signatures were accepted, reasons: {}",
+                            rejections.join("; ")
+                        ),
+                        outcomes,
+                    ),
+                }
+            }
+        }
+    }
+
+    /// §3.4 for one simple-signing blob (already unwrapped from storage format).
+    fn signed_by_verdict(&self, sb: &SignedBy, image: &Image<'_>, blob: &[u8]) -> SignatureVerdict {
+        match self.signed_by_check(sb, image, blob) {
+            Ok((signer, payload)) => SignatureVerdict::Accepted {
+                signer,
+                identity: payload.docker_reference,
+                digest: payload.docker_manifest_digest,
+            },
+            Err(r) => SignatureVerdict::Rejected(r),
+        }
+    }
+
+    fn signed_by_check(
+        &self,
+        sb: &SignedBy,
+        image: &Image<'_>,
+        blob: &[u8],
+    ) -> Result<(Fingerprint, Payload), Rejection> {
+        if sb.key_type != KeyType::GpgKeys {
+            return Err(Rejection::UnimplementedKeyType(
+                sb.key_type.as_str().to_owned(),
+            ));
+        }
+        let keys = self.keys(&sb.keys).map_err(Rejection::Keys)?;
+        let mut verifier = Verifier::new(&keys)
+            .subkey_attribution(self.attribution)
+            .allow_armor(false);
+        if let Some(t) = self.time {
+            verifier = verifier.reference_time(t);
+        }
+        // 1. crypto
+        let v = verifier.verify(blob).map_err(Rejection::Crypto)?;
+        // 2. key identity
+        if !v.is_accepted(keys.primary_fingerprints(), self.attribution) {
+            return Err(Rejection::KeyNotAccepted {
+                signer: v.signer,
+                primary: v.primary,
+            });
+        }
+        // 3. strict payload
+        let payload = Payload::parse(&v.payload).map_err(|e| Rejection::Payload(e.to_string()))?;
+        // 4. digest
+        let Some(manifest) = image.manifest else {
+            return Err(Rejection::ManifestDigest(
+                "the image manifest is not available".to_owned(),
+            ));
+        };
+        match digest_matches(manifest, &payload.docker_manifest_digest) {
+            Err(e) => return Err(Rejection::ManifestDigest(e.to_string())),
+            Ok(false) => {
+                return Err(Rejection::DigestMismatch {
+                    signed: payload.docker_manifest_digest,
+                });
+            }
+            Ok(true) => {}
+        }
+        // 5. identity
+        let rule = sb.identity();
+        if !identity_matches(
+            rule,
+            image.target.docker_reference.as_ref(),
+            &payload.docker_reference,
+        ) {
+            return Err(Rejection::IdentityMismatch {
+                signed: payload.docker_reference,
+                image: image
+                    .target
+                    .docker_reference
+                    .as_ref()
+                    .map(ToString::to_string),
+                rule: describe_identity(rule),
+            });
+        }
+        Ok((v.signer, payload))
+    }
+
+    /// The "signatures with an accepted author" query: a signature is kept
+    /// if no requirement rejects it and at least one accepts it.
+    pub fn accepted_signatures(&self, image: &Image<'_>) -> Vec<AcceptedSignature> {
+        let choice = self.policy.select(&image.target);
+        let sigs = classify(&image.signatures);
+        if sigs.error.is_some() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (index, blob) in &sigs.simple {
+            let mut rejected = false;
+            let mut accepted: Option<(Fingerprint, Payload)> = None;
+            for req in choice.requirements {
+                match req {
+                    Requirement::InsecureAcceptAnything | Requirement::SignedBaseLayer { .. } => {}
+                    Requirement::Reject | Requirement::SigstoreSigned(_) => rejected = true,
+                    Requirement::SignedBy(sb) => match self.signed_by_check(sb, image, blob) {
+                        // All accepting requirements must agree on the contents
+                        // (they verify the same blob, so they do).
+                        Ok(found) => {
+                            accepted.get_or_insert(found);
+                        }
+                        Err(_) => rejected = true,
+                    },
+                }
+                if rejected {
+                    break;
+                }
+            }
+            if rejected {
+                continue;
+            }
+            if let Some((signer, payload)) = accepted {
+                out.push(AcceptedSignature {
+                    index: *index,
+                    payload,
+                    signer,
+                });
+            }
+        }
+        out
+    }
+}
