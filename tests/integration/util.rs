@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Whether the tests run under CI (`CI` set to anything but empty or `false`).
-pub fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
 }
 
 /// Returns true if `tool` is on `PATH`. When it is not: panics under CI (a
 /// missing peer must fail the build), otherwise prints why the test is skipped
 /// and returns false.
-pub fn require_tool(tool: &str) -> bool {
+pub(crate) fn require_tool(tool: &str) -> bool {
     let found = Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {tool}"))
@@ -28,7 +28,7 @@ pub fn require_tool(tool: &str) -> bool {
 
 /// The `imprimatur` example binary, built by `cargo test` next to this test
 /// binary (`target/<profile>/examples/imprimatur`).
-pub fn imprimatur_bin() -> PathBuf {
+pub(crate) fn imprimatur_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let profile_dir = exe
         .parent()
@@ -44,17 +44,17 @@ pub fn imprimatur_bin() -> PathBuf {
 }
 
 /// A `Command` for the `imprimatur` binary.
-pub fn imprimatur() -> Command {
+pub(crate) fn imprimatur() -> Command {
     Command::new(imprimatur_bin())
 }
 
 /// The repository's `tests/data` directory.
-pub fn data_dir() -> PathBuf {
+pub(crate) fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("data")
 }
 
 /// A free TCP port on 127.0.0.1 (bind to port 0, read it, release it).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
