@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 mod arf;
 mod lookaside;
 mod signing;
+mod policy;
+mod trust;
 
 /// Container image trust: sign and verify atomic signatures, read OpenSCAP
 /// results, and manage `policy.json` / `registries.d`.
@@ -27,6 +29,8 @@ enum Command {
     Sign(signing::SignArgs),
     Verify(signing::VerifyArgs),
     Arf(arf::ArfArgs),
+    Trust(trust::TrustArgs),
+    Policy(policy::PolicyArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +40,7 @@ fn main() -> ExitCode {
         Command::Sign(a) => signing::sign(a),
         Command::Verify(a) => signing::verify(a),
         Command::Arf(a) => arf::run(a),
+        Command::Trust(a) => trust::run(a),
+        Command::Policy(a) => policy::run(a),
     }
 }

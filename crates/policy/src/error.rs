@@ -84,13 +84,12 @@ pub enum Error {
         message: String,
     },
     /// File I/O in the `fs` helpers failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file or directory.
         path: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+        /// The OS error (shown in the message, so not also a `source()`).
+        cause: std::io::Error,
     },
 }
 

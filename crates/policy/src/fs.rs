@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::registries::{RegistriesConfig, RegistriesFile, is_config_file_name};
 
-fn io_err(path: &Path, source: std::io::Error) -> Error {
+fn io_err(path: &Path, cause: std::io::Error) -> Error {
     Error::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     }
 }
 
