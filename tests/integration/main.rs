@@ -6,6 +6,7 @@
 
 mod arf;
 mod peers;
+mod policy;
 mod reference;
 mod signing;
 mod util;

@@ -1,0 +1,445 @@
+//! `imprimatur trust` / `imprimatur policy` against skopeo 1.9.3: generated
+//! `policy.json` + `registries.d` obeyed by `skopeo copy`, and decision
+//! parity between `imprimatur policy check` and skopeo on a matrix of
+//! (policy, image, signatures) cases.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::peers::{GpgAlgo, GpgHome, OciLayout, Registry, Scratch, require_tools, run, run_ok};
+use crate::util;
+
+fn fixtures() -> PathBuf {
+    util::data_dir().join("containers-image")
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// `imprimatur keygen`; returns (secret key file, public key file).
+fn keygen(dir: &Scratch, name: &str) -> (PathBuf, PathBuf) {
+    let secret = dir.path(&format!("{name}.key"));
+    let public = dir.path(&format!("{name}.pub"));
+    run_ok(
+        util::imprimatur()
+            .args(["keygen", "--userid"])
+            .arg(format!("{name} <{name}@example.test>"))
+            .arg("--secret-key-out")
+            .arg(&secret)
+            .arg("--public-key-out")
+            .arg(&public),
+    );
+    (secret, public)
+}
+
+/// `imprimatur sign` of a manifest for an identity into `out`.
+fn imprimatur_sign(key: &Path, reference: &str, manifest: &Path, out: &Path) {
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    run_ok(
+        util::imprimatur()
+            .arg("sign")
+            .arg("--key")
+            .arg(key)
+            .args(["--reference", reference])
+            .arg("--manifest")
+            .arg(manifest)
+            .arg("--output")
+            .arg(out),
+    );
+}
+
+fn trust_set(policy: &Path, registries_d: &Path, args: &[&str]) {
+    run_ok(
+        util::imprimatur()
+            .args(["trust", "set", "--policy-path"])
+            .arg(policy)
+            .arg("--registries-d")
+            .arg(registries_d)
+            .args(args),
+    );
+}
+
+/// skopeo's verdict on the source image of `skopeo copy`: `true` allowed,
+/// `false` denied by the policy.
+fn skopeo_allows(
+    policy: &Path,
+    registries_d: Option<&Path>,
+    src: &str,
+    extra: &[&str],
+) -> (bool, String) {
+    let dest = Scratch::new();
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["copy", "--policy"]).arg(policy);
+    if let Some(r) = registries_d {
+        cmd.arg("--registries.d").arg(r);
+    }
+    cmd.args(extra)
+        .arg(src)
+        .arg(format!("dir:{}", s(&dest.path("out"))));
+    let out = run(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() {
+        return (true, stderr);
+    }
+    if stderr.contains("Source image rejected") {
+        return (false, stderr);
+    }
+    // The policy is checked before any blob is copied: a later failure (the
+    // conformance fixtures have no layer blobs, one has an unparseable manifest)
+    // means the policy allowed it.
+    assert!(
+        stdout.contains("Copying blob")
+            || stderr.contains("reading blob")
+            || stderr.contains("initializing image from source"),
+        "unclassifiable skopeo result for {src}:\n{stdout}\n{stderr}"
+    );
+    (true, stderr)
+}
+
+/// `imprimatur policy check`: (allowed, output); exit 2 is a test failure.
+fn imprimatur_allows(args: &[String]) -> (bool, String) {
+    let out = run(util::imprimatur()
+        .args(["policy", "check", "--strict-subkeys"])
+        .args(args));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match out.status.code() {
+        Some(0) => (true, text),
+        Some(1) => (false, text),
+        other => panic!("imprimatur policy check {args:?} exited {other:?}:\n{text}"),
+    }
+}
+
+#[test]
+fn generated_trust_config_is_obeyed_by_skopeo() {
+    if !require_tools(&["skopeo", "docker-registry", "umoci"]) {
+        return;
+    }
+    let reg = Registry::start();
+    let host = reg.host();
+    let layout = OciLayout::build(&["v1", "v2"]);
+    let work = Scratch::new();
+    let (site_key, site_pub) = keygen(&work, "site");
+    let (other_key, _) = keygen(&work, "other");
+    let look = work.path("lookaside");
+    std::fs::create_dir_all(&look).expect("lookaside dir");
+    let policy = work.path("etc/policy.json");
+    let regd = work.path("etc/registries.d");
+    let look_url = format!("file://{}", s(&look));
+    trust_set(&policy, &regd, &["--type", "reject", "default"]);
+    trust_set(
+        &policy,
+        &regd,
+        &[
+            "--type",
+            "signedBy",
+            "--pubkeys",
+            &s(&site_pub),
+            "--lookaside",
+            &look_url,
+            "--lookaside-staging",
+            &look_url,
+            &host,
+        ],
+    );
+    // The files exist and lint cleanly.
+    let lint = run_ok(
+        util::imprimatur()
+            .args(["policy", "lint", "--deny-warnings", "--policy"])
+            .arg(&policy)
+            .arg("--registries-d")
+            .arg(&regd),
+    );
+    assert!(lint.status.success());
+
+    let signed = layout.push("v1", &format!("{host}/ns/signed:v1"));
+    let unsigned = layout.push("v2", &format!("{host}/ns/unsigned:v2"));
+    let otherkey = layout.push("v1", &format!("{host}/ns/otherkey:v1"));
+    let wrongid = layout.push("v2", &format!("{host}/ns/wrongid:v2"));
+    let sig_path = |img: &crate::peers::PushedImage| {
+        let repo = img
+            .reference
+            .split_once('/')
+            .map(|(_, r)| r)
+            .unwrap_or_default();
+        let repo = repo.rsplit_once(':').map(|(r, _)| r).unwrap_or(repo);
+        look.join(format!("{repo}@{}", img.digest.replacen(':', "=", 1)))
+            .join("signature-1")
+    };
+    imprimatur_sign(
+        &site_key,
+        &signed.reference,
+        &signed.manifest_path,
+        &sig_path(&signed),
+    );
+    imprimatur_sign(
+        &other_key,
+        &otherkey.reference,
+        &otherkey.manifest_path,
+        &sig_path(&otherkey),
+    );
+    imprimatur_sign(
+        &site_key,
+        &format!("{host}/ns/elsewhere:v2"),
+        &wrongid.manifest_path,
+        &sig_path(&wrongid),
+    );
+
+    let tls = ["--src-tls-verify=false"];
+    let cases = [
+        (&signed, true, ""),
+        (
+            &unsigned,
+            false,
+            "A signature was required, but no signature exists",
+        ),
+        (&otherkey, false, "Invalid GPG signature"),
+        (&wrongid, false, "is not accepted"),
+    ];
+    for (img, want, needle) in cases {
+        let (got, stderr) = skopeo_allows(
+            &policy,
+            Some(&regd),
+            &format!("docker://{}", img.reference),
+            &tls,
+        );
+        assert_eq!(got, want, "skopeo on {}: {stderr}", img.reference);
+        assert!(
+            stderr.contains(needle),
+            "skopeo on {}: {stderr:?} lacks {needle:?}",
+            img.reference
+        );
+        // Same decision from imprimatur, given the same files.
+        let mut args = vec![
+            "--policy".to_owned(),
+            s(&policy),
+            "--registries-d".to_owned(),
+            s(&regd),
+            "--reference".to_owned(),
+            img.reference.clone(),
+            "--manifest".to_owned(),
+            s(&img.manifest_path),
+        ];
+        if sig_path(img).exists() {
+            args.extend(["--signature".to_owned(), s(&sig_path(img))]);
+        }
+        let (ours, text) = imprimatur_allows(&args);
+        assert_eq!(ours, want, "imprimatur on {}:\n{text}", img.reference);
+        assert!(
+            text.contains(&look_url),
+            "the explanation names the lookaside:\n{text}"
+        );
+    }
+    // By digest too (matchRepoDigestOrExact).
+    let by_digest = format!("docker://{host}/ns/signed@{}", signed.digest);
+    assert!(skopeo_allows(&policy, Some(&regd), &by_digest, &tls).0);
+}
+
+/// A `dir:` copy of an OCI image with full blobs (so skopeo can copy it).
+fn dir_image(layout: &OciLayout, tag: &str, dest: &Path) {
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "-q", "--insecure-policy"])
+            .arg(layout.image(tag))
+            .arg(format!("dir:{}", s(dest))),
+    );
+}
+
+fn write_policy(dir: &Scratch, name: &str, doc: &str) -> PathBuf {
+    let p = dir.write(&format!("{name}.json"), doc);
+    // Every generated policy must be one that imprimatur itself accepts.
+    run_ok(
+        util::imprimatur()
+            .args([
+                "policy",
+                "lint",
+                "--registries-d",
+                "/nonexistent",
+                "--policy",
+            ])
+            .arg(&p),
+    );
+    p
+}
+
+fn signed_by(key: &str, identity: &str) -> String {
+    let id = if identity.is_empty() {
+        String::new()
+    } else {
+        format!(r#","signedIdentity":{identity}"#)
+    };
+    format!(
+        r#"{{"type":"signedBy","keyType":"GPGKeys","keyPath":{}{id}}}"#,
+        serde_json::to_string(key).expect("json")
+    )
+}
+
+#[test]
+fn decision_parity_with_skopeo() {
+    if !require_tools(&["skopeo", "gpg", "gpgconf", "umoci"]) {
+        return;
+    }
+    let work = Scratch::new();
+    let fx = fixtures();
+    let k = |n: &str| s(&fx.join(n));
+
+    // Images: the conformance fixtures, and images signed here by gpg via
+    // skopeo (standalone-sign) and by imprimatur.
+    let mut images: Vec<(String, PathBuf)> = [
+        "dir-img-valid",
+        "dir-img-valid-2",
+        "dir-img-mixed",
+        "dir-img-unsigned",
+        "dir-img-modified-manifest",
+        "dir-img-manifest-digest-error",
+        "dir-img-valid-subkey",
+    ]
+    .iter()
+    .map(|n| ((*n).to_owned(), fx.join(n)))
+    .collect();
+    let gpg = GpgHome::new();
+    let fpr = gpg.gen_key("Parity <parity@example.test>", GpgAlgo::Ed25519, None);
+    let gpg_pub = work.write("gpg.pub", gpg.export_public(&fpr));
+    let (imp_key, imp_pub) = keygen(&work, "imp");
+    let layout = OciLayout::build(&["v1"]);
+    let reference = "registry.example.test/parity/img:v1";
+    let skopeo_sign = |dir: &Path, identity: &str, n: usize| {
+        run_ok(
+            gpg.command("skopeo")
+                .arg("standalone-sign")
+                .arg(dir.join("manifest.json"))
+                .arg(identity)
+                .arg(&fpr)
+                .arg("-o")
+                .arg(dir.join(format!("signature-{n}"))),
+        );
+    };
+    for (name, sigs) in [
+        ("sk-gpg", vec![("gpg", reference)]),
+        (
+            "sk-gpg-wrongid",
+            vec![("gpg", "registry.example.test/parity/other:v1")],
+        ),
+        (
+            "sk-imp-then-gpg",
+            vec![("imp", reference), ("gpg", reference)],
+        ),
+        ("sk-unsigned", vec![]),
+    ] {
+        let dir = work.path(name);
+        dir_image(&layout, "v1", &dir);
+        for (i, (who, identity)) in sigs.iter().enumerate() {
+            match *who {
+                "gpg" => skopeo_sign(&dir, identity, i + 1),
+                _ => imprimatur_sign(
+                    &imp_key,
+                    identity,
+                    &dir.join("manifest.json"),
+                    &dir.join(format!("signature-{}", i + 1)),
+                ),
+            }
+        }
+        images.push((name.to_owned(), dir));
+    }
+
+    let exact_fixture = r#"{"type":"exactReference","dockerReference":"testing/manifest:latest"}"#;
+    let exact_ours = format!(r#"{{"type":"exactReference","dockerReference":"{reference}"}}"#);
+    let repo_ours =
+        r#"{"type":"exactRepository","dockerRepository":"registry.example.test/parity/img"}"#;
+    let parent_of_ours = s(work.path("x").parent().expect("parent"));
+    let policies: Vec<(&str, String)> = vec![
+        ("fixture-key exactReference", format!(r#"{{"default":[{}]}}"#, signed_by(&k("public-key.gpg"), exact_fixture))),
+        ("fixture-key default identity", format!(r#"{{"default":[{}]}}"#, signed_by(&k("public-key.gpg"), ""))),
+        (
+            "fixture-key exactRepository",
+            format!(r#"{{"default":[{}]}}"#, signed_by(&k("public-key.gpg"), r#"{"type":"exactRepository","dockerRepository":"docker.io/testing/manifest"}"#)),
+        ),
+        (
+            "keyPaths fixture keys",
+            format!(
+                r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPaths":[{},{}],"signedIdentity":{exact_fixture}}}]}}"#,
+                serde_json::to_string(&k("public-key-2.gpg")).expect("json"),
+                serde_json::to_string(&k("public-key-1.gpg")).expect("json")
+            ),
+        ),
+        ("keyData fixture key", {
+            use imprimatur_policy::{IdentityMatch, KeySource, Policy, Requirement, SignedBy};
+            let keys = KeySource::Data(std::fs::read(fx.join("public-key.gpg")).expect("key"));
+            let id = IdentityMatch::exact_reference("testing/manifest:latest").expect("valid");
+            Policy::with_default(vec![Requirement::SignedBy(SignedBy::gpg(keys, Some(id)))]).to_json()
+        }),
+        ("subkey keyring", format!(r#"{{"default":[{}]}}"#, signed_by(&k("public-key-with-subkey.gpg"), r#"{"type":"exactRepository","dockerRepository":"testing/manifest"}"#))),
+        ("reject", r#"{"default":[{"type":"reject"}]}"#.to_owned()),
+        ("accept", r#"{"default":[{"type":"insecureAcceptAnything"}]}"#.to_owned()),
+        ("accept+reject", r#"{"default":[{"type":"insecureAcceptAnything"},{"type":"reject"}]}"#.to_owned()),
+        ("signedBaseLayer", r#"{"default":[{"type":"signedBaseLayer","baseLayerIdentity":{"type":"matchRepository"}}]}"#.to_owned()),
+        ("gpg key exactReference", format!(r#"{{"default":[{}]}}"#, signed_by(&s(&gpg_pub), &exact_ours))),
+        ("imp key exactReference", format!(r#"{{"default":[{}]}}"#, signed_by(&s(&imp_pub), &exact_ours))),
+        (
+            "both keys keyPaths exactRepository",
+            format!(
+                r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPaths":[{},{}],"signedIdentity":{repo_ours}}}]}}"#,
+                serde_json::to_string(&s(&gpg_pub)).expect("json"),
+                serde_json::to_string(&s(&imp_pub)).expect("json")
+            ),
+        ),
+        ("gpg and imp both required", format!(r#"{{"default":[{},{}]}}"#, signed_by(&s(&gpg_pub), &exact_ours), signed_by(&s(&imp_pub), &exact_ours))),
+        ("gpg key matchExact", format!(r#"{{"default":[{}]}}"#, signed_by(&s(&gpg_pub), r#"{"type":"matchExact"}"#))),
+        (
+            "dir scope for our images only",
+            format!(r#"{{"default":[{{"type":"reject"}}],"transports":{{"dir":{{{}:[{{"type":"insecureAcceptAnything"}}]}}}}}}"#, serde_json::to_string(&parent_of_ours).expect("json")),
+        ),
+    ];
+
+    let mut cases = 0;
+    let mut allowed = 0;
+    let mut mismatches = Vec::new();
+    for (pname, doc) in &policies {
+        let policy = write_policy(&work, &pname.replace(' ', "_"), doc);
+        for (iname, dir) in &images {
+            let fixture = iname.starts_with("dir-img");
+            let ours_only =
+                pname.starts_with("gpg") || pname.starts_with("imp") || pname.starts_with("both");
+            // Keep the matrix meaningful: our keys against our images, the
+            // fixture keys against the fixtures, generic policies against all.
+            if (fixture && ours_only)
+                || (!fixture
+                    && (pname.starts_with("fixture")
+                        || pname.starts_with("key")
+                        || pname.starts_with("subkey")))
+            {
+                continue;
+            }
+            let (sk, sk_err) = skopeo_allows(&policy, None, &format!("dir:{}", s(dir)), &[]);
+            let (ours, text) =
+                imprimatur_allows(&["--policy".to_owned(), s(&policy), format!("dir:{}", s(dir))]);
+            cases += 1;
+            allowed += usize::from(sk);
+            if sk != ours {
+                mismatches.push(format!(
+                    "{pname} × {iname}: skopeo {sk} ({}) vs imprimatur {ours}:\n{text}",
+                    sk_err.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cases} cases disagree:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(cases >= 30, "only {cases} cases");
+    assert!(
+        allowed >= 8 && allowed + 8 <= cases,
+        "the matrix needs both outcomes: {allowed} of {cases} allowed"
+    );
+    eprintln!("decision parity: {cases} cases, {allowed} allowed, all agree");
+}
