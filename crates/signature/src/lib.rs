@@ -8,15 +8,23 @@
 //! - [`Verifier`] over [`TrustedKeys`]: accepts and rejects signature blobs
 //!   as skopeo 1.9.3 does, except that SHA-1 (and weaker) signatures are
 //!   refused (§2.2, §3.1).
-//! - [`verify_standalone`]: `skopeo standalone-verify` semantics (§3.2).
+//! - [`verify_standalone`] (and [`verify_standalone_digest`]): `skopeo
+//!   standalone-verify` semantics (§3.2).
 //! - [`manifest_digest`], [`digest_matches`]: §1.5, schema-1 JWS included.
 //! - [`generate_key`], [`SecretKey`], [`Fingerprint`]: key material.
 //! - [`classify_stored_blob`], [`untrusted_dump`]: storage-layer format
 //!   check and the debugging dump (never for decisions).
 //!
 //! This crate does no I/O and never picks a sequoia crypto backend: the
-//! final binary does (the `imprimatur` facade's `crypto-*` features). The
-//! optional `nettle` feature adds a faster signer for the nettle backend.
+//! final binary does (the `imprimatur` facade's `crypto-*` features).
+//!
+//! Performance: signing builds the v4 signature directly (no sequoia
+//! `SignatureBuilder` salt notation, hence no per-signature RNG setup) and
+//! reuses the decrypted key; verification parses the message once without
+//! streaming. Measured with nettle, one loaded core: Ed25519 ≈23,000
+//! signatures/s and ≈9,000 verifications/s, RSA-3072 ≈230 signatures/s
+//! (= sequoia's raw RSA signing rate) and ≈16,000 verifications/s
+//! (`tests/perf.rs`).
 //!
 //! # Example
 //!
@@ -55,8 +63,6 @@
 
 mod envelope;
 mod error;
-#[cfg(feature = "nettle")]
-mod fast;
 mod fingerprint;
 mod keys;
 mod manifest;
@@ -76,7 +82,7 @@ pub use keys::{
 pub use manifest::{MAX_MANIFEST_BYTES, digest_matches, manifest_digest};
 pub use payload::{CREATOR, Payload, SIGNATURE_TYPE};
 pub use sign::{HashAlgo, Signer, SignerBuilder};
-pub use standalone::{StandaloneVerified, verify_standalone};
+pub use standalone::{StandaloneVerified, verify_standalone, verify_standalone_digest};
 pub use verify::{
     MAX_PAYLOAD_BYTES, MAX_SIGNATURE_BYTES, SubkeyAttribution, VerifiedSignature, Verifier,
 };

@@ -120,8 +120,6 @@ impl SignerBuilder<'_> {
             return Err(Error::Key("only v4 keys can make atomic signatures".into()));
         };
         let hash = self.hash.sequoia();
-        #[cfg(feature = "nettle")]
-        let fast = crate::fast::FastSigner::new(&keypair);
         Ok(Signer {
             inner: std::sync::Arc::new(Inner {
                 fingerprint,
@@ -133,8 +131,6 @@ impl SignerBuilder<'_> {
                 compressed: self.compressed,
                 created,
                 keypair,
-                #[cfg(feature = "nettle")]
-                fast,
             }),
         })
     }
@@ -150,8 +146,6 @@ struct Inner {
     compressed: bool,
     created: SystemTime,
     keypair: KeyPair,
-    #[cfg(feature = "nettle")]
-    fast: Option<crate::fast::FastSigner>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -309,10 +303,6 @@ impl Signer {
 
     fn raw_sign(&self, digest: &[u8]) -> Result<openpgp::crypto::mpi::Signature, Error> {
         let s = &*self.inner;
-        #[cfg(feature = "nettle")]
-        if let Some(fast) = &s.fast {
-            return fast.sign(s.hash, digest);
-        }
         let mut kp = s.keypair.clone();
         kp.sign(s.hash, digest)
             .map_err(|e| Error::Sign(e.to_string()))

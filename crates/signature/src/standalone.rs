@@ -1,6 +1,6 @@
 //! Standalone verification (§3.2), built on the core routine of §3.1.
 
-use imprimatur_reference::{Digest, Reference};
+use imprimatur_reference::{Algorithm, Digest, Reference};
 
 use crate::manifest::manifest_digest;
 use crate::{Fingerprint, Payload, Verifier, VerifyError};
@@ -46,6 +46,48 @@ pub fn verify_standalone(
     accepted: &[Fingerprint],
     signature: &[u8],
 ) -> Result<StandaloneVerified, VerifyError> {
+    core(
+        verifier,
+        Manifest::Bytes(manifest),
+        expected_reference,
+        accepted,
+        signature,
+    )
+}
+
+/// [`verify_standalone`] for a caller who knows the manifest digest but not
+/// the manifest (e.g. from a registry that already checked it). Step 4
+/// compares the signed digest with `digest` byte for byte; as
+/// containers/image only ever compares SHA-256 digests, a `digest` of
+/// another algorithm never matches.
+pub fn verify_standalone_digest(
+    verifier: &Verifier<'_>,
+    digest: &Digest,
+    expected_reference: &str,
+    accepted: &[Fingerprint],
+    signature: &[u8],
+) -> Result<StandaloneVerified, VerifyError> {
+    core(
+        verifier,
+        Manifest::Digest(digest),
+        expected_reference,
+        accepted,
+        signature,
+    )
+}
+
+enum Manifest<'a> {
+    Bytes(&'a [u8]),
+    Digest(&'a Digest),
+}
+
+fn core(
+    verifier: &Verifier<'_>,
+    manifest: Manifest<'_>,
+    expected_reference: &str,
+    accepted: &[Fingerprint],
+    signature: &[u8],
+) -> Result<StandaloneVerified, VerifyError> {
     let expected = Reference::parse_normalized(expected_reference).map_err(|e| {
         VerifyError::InvalidExpectedReference {
             reference: expected_reference.to_owned(),
@@ -54,9 +96,14 @@ pub fn verify_standalone(
     })?;
     let v = verifier.verify_accepted(signature, accepted)?;
     let payload = Payload::parse(&v.payload)?;
-    let actual =
-        manifest_digest(manifest).map_err(|e| VerifyError::ManifestDigest(e.to_string()))?;
-    if actual.as_str() != payload.docker_manifest_digest {
+    let actual = match manifest {
+        Manifest::Bytes(m) => {
+            manifest_digest(m).map_err(|e| VerifyError::ManifestDigest(e.to_string()))?
+        }
+        Manifest::Digest(d) => d.clone(),
+    };
+    if actual.algorithm() != Algorithm::Sha256 || actual.as_str() != payload.docker_manifest_digest
+    {
         return Err(VerifyError::DigestMismatch {
             signed: payload.docker_manifest_digest,
             actual: actual.to_string(),

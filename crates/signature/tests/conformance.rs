@@ -950,3 +950,40 @@ fn secret_keys_from_gpg_and_passphrases() {
             .is_ok()
     );
 }
+
+#[test]
+fn standalone_with_digest_only() {
+    let k = pubring();
+    let v = Verifier::new(&k);
+    let d = Digest::parse(D).expect("digest");
+    let ok = verify_standalone_digest(
+        &v,
+        &d,
+        "testing/manifest",
+        &[fp(K)],
+        &data("image.signature"),
+    )
+    .expect("verified");
+    assert_eq!(ok.digest, d);
+    assert_eq!(ok.signed_reference, "testing/manifest");
+    assert_eq!(ok.fingerprint, fp(K));
+    let other = Digest::sha256_of(b"other");
+    assert!(matches!(
+        verify_standalone_digest(
+            &v,
+            &other,
+            "testing/manifest",
+            &[fp(K)],
+            &data("image.signature")
+        ),
+        Err(VerifyError::DigestMismatch { .. })
+    ));
+    assert!(matches!(
+        verify_standalone_digest(&v, &d, "testing/other", &[fp(K)], &data("image.signature")),
+        Err(VerifyError::ReferenceMismatch { .. })
+    ));
+    assert!(matches!(
+        verify_standalone_digest(&v, &d, "Invalid//", &[fp(K)], &data("image.signature")),
+        Err(VerifyError::InvalidExpectedReference { .. })
+    ));
+}
