@@ -987,3 +987,39 @@ fn standalone_with_digest_only() {
         Err(VerifyError::InvalidExpectedReference { .. })
     ));
 }
+
+#[test]
+fn gpg22_exported_secret_keys() {
+    for (who, pass) in [("ed25519", Some("gpg pass phrase")), ("rsa", None)] {
+        let sk = SecretKey::from_bytes(&data(&format!("variants/gpg-{who}-secret.asc")))
+            .expect("load gpg secret key");
+        let expected =
+            String::from_utf8(data(&format!("variants/gpg-{who}.fingerprint"))).expect("utf8");
+        assert_eq!(sk.fingerprint(), fp(expected.trim()), "{who}");
+        assert_eq!(sk.is_encrypted(), pass.is_some(), "{who}");
+        if pass.is_some() {
+            assert!(matches!(
+                Signer::builder(&sk).build(),
+                Err(Error::PassphraseRequired)
+            ));
+        }
+        let signer = Signer::builder(&sk)
+            .passphrase_opt(pass)
+            .build()
+            .expect("signer");
+        let keys = keys(&[&format!("variants/gpg-{who}-public.asc")]);
+        let d = Digest::parse(D).expect("digest");
+        let blob = signer
+            .sign(&Payload::new("testing/manifest", &d, 1))
+            .expect("sign");
+        let ok = verify_standalone(
+            &Verifier::new(&keys),
+            &data("image.manifest.json"),
+            "testing/manifest",
+            &[fp(expected.trim())],
+            &blob,
+        )
+        .expect("verify");
+        assert_eq!(ok.signer, fp(expected.trim()));
+    }
+}

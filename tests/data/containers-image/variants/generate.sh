@@ -39,3 +39,16 @@ sed 's/^:-----BEGIN/-----BEGIN/' "$GNUPGHOME/openpgp-revocs.d/$REV.rev" | gpg --
 gpg --armor --export $REV > key-revoked.gpg
 echo "$EXP" > key-expired.fingerprint
 echo "$REV" > key-revoked.fingerprint
+# Secret keys as `gpg --export-secret-keys` writes them (GnuPG 2.2): an
+# Ed25519 key protected by a passphrase and an RSA-3072 key without one.
+gpg --batch --quiet --pinentry-mode loopback --passphrase 'gpg pass phrase' \
+    --quick-gen-key 'gpg ed25519 <ed25519@example.invalid>' ed25519 sign never
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
+    --quick-gen-key 'gpg rsa <rsa@example.invalid>' rsa3072 sign never
+for who in ed25519 rsa; do
+    fpr=$(gpg --with-colons --list-keys "$who@example.invalid" | awk -F: '$1=="fpr"{print $10; exit}')
+    gpg --batch --pinentry-mode loopback --passphrase 'gpg pass phrase' --armor \
+        --export-secret-keys "$fpr" > "gpg-$who-secret.asc"
+    gpg --armor --export "$fpr" > "gpg-$who-public.asc"
+    echo "$fpr" > "gpg-$who.fingerprint"
+done
