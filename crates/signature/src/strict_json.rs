@@ -10,7 +10,7 @@
 //! beyond `MAX_DEPTH` levels, so no stack overflow on hostile input.
 
 /// Maximum nesting depth of arrays and objects.
-pub(crate) const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 /// A parsed JSON value with object members in document order (duplicates kept).
 #[derive(Debug, Clone, PartialEq)]

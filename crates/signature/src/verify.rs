@@ -112,6 +112,8 @@ pub(crate) fn parse_envelope(blob: &[u8], allow_armor: bool) -> Result<Envelope,
     let mut ppr = PacketParserBuilder::from_bytes(blob)
         .map_err(malformed)?
         .dearmor(dearmor)
+        // Cleartext-signed input (armored only) becomes a signed message.
+        .process_csf_message(armored)
         .max_recursion_depth(4)
         .max_packet_size(1 << 20)
         .build()

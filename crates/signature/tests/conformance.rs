@@ -215,10 +215,12 @@ fn e14_armor_and_cleartext() {
     }
     // Raw verification (standalone-verify through gpgme) accepts armor.
     assert!(verify(&pubring(), "variants/armored.signature").is_ok());
-    // Deliberate deviation: the cleartext signature framework is refused even
-    // through raw verification (no containers tool produces it; its text
-    // canonicalization does not preserve the signed JSON bytes).
-    assert!(verify(&pubring(), "variants/cleartext.signature").is_err());
+    // ... and the cleartext signature framework (gpgme does; untrusted dump
+    // and storage do not).
+    let v = verify(&pubring(), "variants/cleartext.signature").expect("cleartext");
+    assert_eq!(v.payload, data("variants/payload.json"));
+    assert_eq!(v.signer, fp(K));
+    assert!(untrusted_dump(&data("variants/cleartext.signature")).is_err());
     // Classification of the binary fixtures.
     for f in ["image.signature", "variants/uncompressed.signature"] {
         assert_eq!(
