@@ -11,6 +11,8 @@ SYSTEM_PACKAGES=(
   openscap-scanner ssg-debian libxml2-utils
   # headless browser for the HTML report test; small tools the tests use
   chromium curl jq bzip2 gzip
+  # scripts/bench-arf.sh: Python lxml (comparison), GNU time (peak memory)
+  python3-lxml time
 )
 
 missing_packages() {

@@ -37,8 +37,10 @@ pub mod ns {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Mode {
-    /// Counts only: memory does not depend on the file size. The report request
-    /// and all OVAL definitions are skipped.
+    /// Counts only: memory does not depend on the file size (only on the number of
+    /// TestResults and OVAL reports, a few hundred bytes each). The report request,
+    /// OVAL definitions, rule-result details, target addresses and facts (but the
+    /// `urn:xccdf:fact:identifier` one) are skipped.
     Summary,
     /// Everything the typed [`Report`] holds (rule results, rule metadata, OVAL
     /// definitions with CVEs). Still streaming: no DOM is built.
@@ -257,17 +259,30 @@ impl std::fmt::Display for EventTooLarge {
 
 impl std::error::Error for EventTooLarge {}
 
-const RING: usize = 128;
+const BUF: usize = 64 * 1024;
 
-/// A `BufRead` adapter that counts lines of consumed bytes (for error positions)
+/// A `BufRead` adapter with its own buffer that counts lines (for error positions)
 /// and refuses to buffer one event beyond a limit.
+///
+/// Newlines are counted once per buffer refill (SIMD `memchr` over the whole
+/// buffer), not per event. The previous buffer is kept, so positions are exact for
+/// any offset in the current or the previous buffer (an event that started more
+/// than one buffer back is reported at the start of the previous buffer).
 struct Counting<R> {
     inner: R,
-    consumed: u64,
-    lines: u64,
-    ring: [u64; RING],
-    ring_len: usize,
-    ring_next: usize,
+    buf: Vec<u8>,
+    pos: usize,
+    filled: usize,
+    /// Offset of `buf[0]` in the input.
+    base: u64,
+    /// Newlines before `buf[0]`.
+    lines_before: u64,
+    /// Offset just after the last newline before `buf[0]`.
+    line_start_before: u64,
+    prev: Vec<u8>,
+    prev_base: u64,
+    prev_lines_before: u64,
+    prev_line_start_before: u64,
     mark: u64,
     max_event: u64,
 }
@@ -276,36 +291,58 @@ impl<R: BufRead> Counting<R> {
     fn new(inner: R, max_event: u64) -> Self {
         Counting {
             inner,
-            consumed: 0,
-            lines: 0,
-            ring: [0; RING],
-            ring_len: 0,
-            ring_next: 0,
+            buf: Vec::new(),
+            pos: 0,
+            filled: 0,
+            base: 0,
+            lines_before: 0,
+            line_start_before: 0,
+            prev: Vec::new(),
+            prev_base: 0,
+            prev_lines_before: 0,
+            prev_line_start_before: 0,
             mark: 0,
             max_event,
         }
     }
 
-    /// Line and column of byte offset `off` (exact for offsets after the last
-    /// 128 newlines, which is where errors are reported).
-    fn position(&self, off: u64) -> Position {
-        let mut line = self.lines + 1;
-        let mut line_start = None;
-        for k in 0..self.ring_len {
-            let idx = (self.ring_next + RING - 1 - k) % RING;
-            let nl = self.ring[idx];
-            if nl >= off {
-                line -= 1;
-            } else {
-                line_start = Some(nl + 1);
-                break;
-            }
-        }
-        let line_start = line_start.unwrap_or(0);
+    fn consumed(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    fn locate(data: &[u8], base: u64, lines: u64, line_start: u64, off: u64) -> Position {
+        let upto = (off.saturating_sub(base) as usize).min(data.len());
+        let head = &data[..upto];
+        let n = memchr::memchr_iter(b'\n', head).count() as u64;
+        let start = match memchr::memrchr(b'\n', head) {
+            Some(i) => base + i as u64 + 1,
+            None => line_start,
+        };
         Position {
-            line,
-            column: off.saturating_sub(line_start) + 1,
+            line: lines + n + 1,
+            column: off.saturating_sub(start) + 1,
             offset: off,
+        }
+    }
+
+    /// Line and column of byte offset `off`.
+    fn position(&self, off: u64) -> Position {
+        if off >= self.base {
+            Self::locate(
+                &self.buf[..self.filled],
+                self.base,
+                self.lines_before,
+                self.line_start_before,
+                off,
+            )
+        } else {
+            Self::locate(
+                &self.prev,
+                self.prev_base,
+                self.prev_lines_before,
+                self.prev_line_start_before,
+                off.max(self.prev_base),
+            )
         }
     }
 }
@@ -325,27 +362,42 @@ impl<R: BufRead> Read for Counting<R> {
 
 impl<R: BufRead> BufRead for Counting<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.consumed.saturating_sub(self.mark) > self.max_event {
+        if self.consumed().saturating_sub(self.mark) > self.max_event {
             return Err(io::Error::other(EventTooLarge));
         }
-        self.inner.fill_buf()
+        if self.pos >= self.filled {
+            // Retire the current buffer: count its lines, keep it as `prev`.
+            let data = &self.buf[..self.filled];
+            let n = memchr::memchr_iter(b'\n', data).count() as u64;
+            let start = match memchr::memrchr(b'\n', data) {
+                Some(i) => self.base + i as u64 + 1,
+                None => self.line_start_before,
+            };
+            std::mem::swap(&mut self.buf, &mut self.prev);
+            self.prev.truncate(self.filled);
+            self.prev_base = self.base;
+            self.prev_lines_before = self.lines_before;
+            self.prev_line_start_before = self.line_start_before;
+            self.base += self.filled as u64;
+            self.lines_before += n;
+            self.line_start_before = start;
+            self.pos = 0;
+            self.filled = 0;
+            self.buf.resize(BUF, 0);
+            let n = loop {
+                match self.inner.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            self.filled = n;
+        }
+        Ok(&self.buf[self.pos..self.filled])
     }
 
     fn consume(&mut self, amt: usize) {
-        if amt == 0 {
-            return;
-        }
-        if let Ok(b) = self.inner.fill_buf() {
-            let chunk = &b[..amt.min(b.len())];
-            for i in memchr::memchr_iter(b'\n', chunk) {
-                self.lines += 1;
-                self.ring[self.ring_next] = self.consumed + i as u64;
-                self.ring_next = (self.ring_next + 1) % RING;
-                self.ring_len = (self.ring_len + 1).min(RING);
-            }
-        }
-        self.consumed += amt as u64;
-        self.inner.consume(amt);
+        self.pos = (self.pos + amt).min(self.filled);
     }
 }
 
@@ -810,12 +862,15 @@ impl Parser {
                     self.begin_capture();
                     F::TrTarget
                 }
-                (Ns::Xccdf, "target-address") => {
+                (Ns::Xccdf, "target-address") if self.full => {
                     self.begin_capture();
                     F::TrAddress
                 }
                 (Ns::Xccdf, "target-facts") => F::TrFacts,
-                (Ns::Xccdf, "score") => {
+                // Summary mode keeps a bounded number (oscap writes one per scoring model).
+                (Ns::Xccdf, "score")
+                    if self.full || self.tr.as_ref().is_some_and(|t| t.scores.len() < 16) =>
+                {
                     let [system, max] = attrs(e, ["system", "maximum"])?;
                     self.stash_a = system;
                     self.stash_b = max;
@@ -844,9 +899,15 @@ impl Parser {
             },
             F::TrFacts => match (n, local) {
                 (Ns::Xccdf, "fact") => {
-                    self.stash_a = attr(e, "name")?;
-                    self.begin_capture();
-                    F::TrFact
+                    let name = attr(e, "name")?;
+                    // Summary mode keeps only the fact that names the scanned target.
+                    if !self.full && name.as_deref() != Some(IDENTIFIER_FACT) {
+                        F::Skip
+                    } else {
+                        self.stash_a = name;
+                        self.begin_capture();
+                        F::TrFact
+                    }
                 }
                 _ => F::Skip,
             },
@@ -1302,6 +1363,8 @@ impl Parser {
     }
 }
 
+const IDENTIFIER_FACT: &str = "urn:xccdf:fact:identifier";
+
 const HTML_HINT: &str = "; this is an HTML document (for example the HTML report `oscap --report` writes), not the XML results: pass the file written with `--results-arf` (or `--results` / `--oval-results`)";
 
 fn is_true(v: Option<&str>) -> bool {
@@ -1348,7 +1411,8 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Step<Option<String>> {
 /// Reads unprefixed attributes (which have no namespace) by local name.
 fn attrs<const N: usize>(e: &BytesStart<'_>, names: [&str; N]) -> Step<[Option<String>; N]> {
     let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
-    for a in e.attributes() {
+    // Duplicate-attribute checks are quadratic; the last value wins instead.
+    for a in e.attributes().with_checks(false) {
         let a = a.map_err(|err| Stop::Xml(err.to_string()))?;
         let key = a.key.as_ref();
         if let Some(i) = names.iter().position(|n| *n == key) {

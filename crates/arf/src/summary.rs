@@ -30,7 +30,12 @@ use serde::ser::{SerializeMap, Serializer};
 
 use crate::model::*;
 
-/// The predecessor's `scanResult` numbers (see the module docs).
+/// The predecessor's `scanResult` numbers, defined to equal the "Rule results" of
+/// oscap's own HTML report. Counted over `rule-result` elements of one TestResult
+/// (the extra results of a multi-check rule count individually, as in oscap):
+/// `passedRules` = pass + fixed, `failedRules` = fail, `totalRules` = all −
+/// notselected − notapplicable (so error, unknown, notchecked and informational are
+/// in the total but neither passed nor failed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -43,7 +48,10 @@ pub struct ScanResult {
     pub total_rules: u64,
 }
 
-/// What `oscap xccdf eval` reports (see the module docs).
+/// What `oscap xccdf eval` reports. oscap prints one `Result` block per rule result
+/// that is not `notselected` and no numeric summary (with `--remediate` it prints the
+/// failed ones a second time, which this view does not repeat), and exits 2 when
+/// any result is fail, error or unknown. Counted over `rule-result` elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

@@ -362,3 +362,38 @@ fn outputs_are_well_formed() {
         "{text}"
     );
 }
+
+#[test]
+fn positions_are_exact_across_buffers_and_readers() {
+    // ~300 KB: several internal buffers; the error is on line 5003.
+    let mut doc = format!("<TestResult xmlns=\"{X12}\" id=\"t\">\n<target>x</target>\n");
+    for _ in 0..5000 {
+        doc.push_str("  <rule-result idref=\"xccdf_org.example_rule_aaaaaaaaaaaa\"><result>pass</result></rule-result>\n");
+    }
+    doc.push_str("  <rule-result idref=\"b\"><result>pass</oops></rule-result>\n</TestResult>\n");
+    let col = "  <rule-result idref=\"b\"><result>pass".len() as u64 + 1;
+    for cap in [1usize, 7, 4096, 1 << 20] {
+        let r = std::io::BufReader::with_capacity(cap, doc.as_bytes());
+        match parse_summary(r) {
+            Err(Error::Xml { position, .. }) => {
+                assert_eq!(position.line, 5003, "capacity {cap}");
+                assert_eq!(position.column, col, "capacity {cap}");
+            }
+            other => panic!("{:?}", other.err()),
+        }
+    }
+    // A too-large event is caught while streaming, before it is buffered whole.
+    let big_attr = format!(
+        "<TestResult xmlns=\"{X12}\" id=\"{}\"/>",
+        "x".repeat(1 << 20)
+    );
+    let limits = Limits::default().with_max_event_bytes(64 * 1024);
+    let r = std::io::BufReader::with_capacity(4096, big_attr.as_bytes());
+    match parse(r, &ParseOptions::summary().with_limits(limits)) {
+        Err(Error::Limit {
+            kind: LimitKind::EventSize,
+            ..
+        }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+}

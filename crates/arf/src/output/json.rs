@@ -1,12 +1,4 @@
-//! Stable JSON (schema version [`crate::SCHEMA_VERSION`]).
-//!
-//! * Summary (`summary_json`): `{schemaVersion, kind, testResults: [TestResultSummary],
-//!   ovalResults: [{reportId, definitions}]}` with the field names of [`crate::Summary`]
-//!   (camelCase). `results` always has the nine XCCDF keys, `definitions` the six OVAL keys.
-//! * Report (`report_json`): the summary fields, and per test result `targetInfo`
-//!   and `ruleResults`, per OVAL report `definitionResults`, and the benchmark `rules`.
-//!
-//! Fields are only ever added within one schema version.
+//! Stable JSON (schema in the parent module docs).
 
 use serde::Serialize;
 

@@ -1,6 +1,38 @@
 //! Output formats: stable JSON, compact text, JUnit XML and a self-contained HTML report.
 //!
 //! All functions return `String`s; writing them anywhere is the caller's business.
+//!
+//! # JSON schema (`schemaVersion` 1)
+//!
+//! [`summary_json`] writes a [`crate::Summary`]:
+//!
+//! ```text
+//! { "schemaVersion": 1,
+//!   "kind": "arf" | "xccdf-results" | "xccdf-test-result" | "oval-results",
+//!   "testResults": [                       // document order; ARF: only under arf:reports
+//!     { "id", "reportId", "xccdfVersion": "1.1"|"1.2", "benchmark", "profile",
+//!       "startTime", "endTime", "target",  // urn:xccdf:fact:identifier, else <target>
+//!       "results":    { "pass", "fail", "error", "unknown", "notapplicable",
+//!                       "notchecked", "notselected", "informational", "fixed" },
+//!       "bySeverity": { "high"|"medium"|"low"|"info"|"unknown": { …nine results… } },
+//!       "scanResult": { "passedRules", "failedRules", "totalRules" },
+//!       "oscap":      { "evaluated", "passed", "failed", "uncertain", "other",
+//!                       "ignored", "exitCode" },
+//!       "scores":     [ { "system", "maximum", "value" } ] } ],
+//!   "ovalResults": [                       // document order
+//!     { "reportId",
+//!       "definitions": { "true", "false", "error", "unknown",
+//!                        "not evaluated", "not applicable" } } ] }
+//! ```
+//!
+//! [`report_json`] writes the same fields plus, per test result, `benchmarkHref`,
+//! `testSystem`, `targetInfo` (`name`, `addresses`, `facts`) and `ruleResults`
+//! (`idref`, `title`, `result`, `severity`, `weight`, `time`, `role`, `idents`,
+//! `cves`, `checks`, `messages`, `overrides`); per OVAL report `definitionResults`
+//! (`id`, `class`, `title`, `result`, `references`, `cves`, `advisorySeverity`); and
+//! `rules` (benchmark metadata) and `ignoredTestResults`. Within a schema version
+//! fields are only added, never renamed or removed. The meaning of `scanResult` and
+//! `oscap` is documented on [`crate::ScanResult`] and [`crate::OscapView`].
 
 mod html;
 mod json;
