@@ -443,3 +443,159 @@ fn decision_parity_with_skopeo() {
     );
     eprintln!("decision parity: {cases} cases, {allowed} allowed, all agree");
 }
+
+#[test]
+fn trust_set_edits_in_place_and_show_lists_it() {
+    let work = Scratch::new();
+    let policy = work.write(
+        "etc/policy.json",
+        r#"{"default":[{"type":"insecureAcceptAnything"}],"transports":{"atomic":{"keep.example:5000":[{"type":"reject"}]},"x-future":{"anything goes":[{"type":"reject"}]}}}"#,
+    );
+    let regd = work.path("etc/registries.d");
+    work.write(
+        "etc/registries.d/other.yaml",
+        "docker:\n  other.example:\n    lookaside: https://other.example/sigs\n",
+    );
+    let key = fixtures().join("public-key.gpg");
+    trust_set(
+        &policy,
+        &regd,
+        &[
+            "--type",
+            "signedBy",
+            "--pubkeys",
+            &s(&key),
+            "--identity",
+            "matchRepository",
+            "--lookaside",
+            "https://sigs.example/look",
+            "quay.io/acme",
+        ],
+    );
+    trust_set(&policy, &regd, &["-t", "reject", "default"]);
+    let text = std::fs::read_to_string(&policy).expect("policy");
+    let parsed = imprimatur_policy::Policy::from_json(text.as_bytes(), "p").expect("valid");
+    assert!(
+        parsed.scope("atomic", "keep.example:5000").is_some(),
+        "{text}"
+    );
+    assert!(
+        parsed.scope("x-future", "anything goes").is_some(),
+        "unknown transport kept: {text}"
+    );
+    assert!(
+        text.contains("    \"default\": [\n        {\n            \"type\": \"reject\""),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(regd.join("other.yaml")).expect("other"),
+        "docker:\n  other.example:\n    lookaside: https://other.example/sigs\n"
+    );
+    let show = run_ok(
+        util::imprimatur()
+            .args(["trust", "show", "--json", "--policy-path"])
+            .arg(&policy)
+            .arg("--registries-d")
+            .arg(&regd),
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    let acme = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["scope"] == "quay.io/acme")
+        .expect("acme row");
+    assert_eq!(
+        acme["registries"]["section"]["lookaside"],
+        "https://sigs.example/look"
+    );
+    assert_eq!(acme["requirements"][0]["identity"], "matchRepository");
+    assert_eq!(acme["requirements"][0]["keys"][0], s(&key));
+    // Invalid input changes nothing.
+    let before = std::fs::read(&policy).expect("policy");
+    let out = run(util::imprimatur()
+        .args([
+            "trust",
+            "set",
+            "-t",
+            "signedBy",
+            "--lookaside",
+            "no-scheme/x",
+            "--pubkeys",
+        ])
+        .arg(&key)
+        .arg("--policy-path")
+        .arg(&policy)
+        .arg("--registries-d")
+        .arg(&regd)
+        .arg("quay.io/other"));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read(&policy).expect("policy"), before);
+}
+
+#[test]
+fn policy_check_and_lint_exit_codes() {
+    let work = Scratch::new();
+    let bad = work.write(
+        "bad.json",
+        r#"{"default":[{"type":"signedBy","keyType":"GPGKeys"}]}"#,
+    );
+    let img = format!("dir:{}", s(&fixtures().join("dir-img-valid")));
+    let out = run(util::imprimatur()
+        .args(["policy", "check", "--policy"])
+        .arg(&bad)
+        .arg(&img));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.json")
+            && err.contains("$.default[0]")
+            && err.contains("none of them present"),
+        "{err}"
+    );
+    let reject = work.write("reject.json", r#"{"default":[{"type":"reject"}]}"#);
+    let out = run(util::imprimatur()
+        .args(["policy", "check", "--json", "--policy"])
+        .arg(&reject)
+        .arg(&img));
+    assert_eq!(out.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(j["allowed"], false);
+    assert_eq!(j["scope"], "default");
+    let footguns = work.write("footguns.json", r#"{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"docker.io/busybox":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"relative.gpg"}]}}}"#);
+    let regd = work.path("r.d");
+    work.write(
+        "r.d/a.yaml",
+        "docker:\n  example.com:\n    lookaside: example.com/sigs\n",
+    );
+    let out = run(util::imprimatur()
+        .args(["policy", "lint", "--deny-warnings", "--json", "--policy"])
+        .arg(&footguns)
+        .arg("--registries-d")
+        .arg(&regd));
+    assert_eq!(out.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let warnings: Vec<String> = j["warnings"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|w| w["warning"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for needle in [
+        "insecureAcceptAnything as the default",
+        "relative key path",
+        "docker.io/library/busybox",
+        "crashes skopeo 1.9.3",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(needle)),
+            "no warning about {needle:?}: {warnings:?}"
+        );
+    }
+    let out = run(util::imprimatur()
+        .args(["policy", "lint", "--policy"])
+        .arg(&footguns)
+        .arg("--registries-d")
+        .arg(&regd));
+    assert_eq!(out.status.code(), Some(0));
+}

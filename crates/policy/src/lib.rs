@@ -4,15 +4,56 @@
 //! - [`Policy`]: the typed `policy.json` model, parsed as strictly as the
 //!   reference implementation ([`Policy::from_json`]: every error names the
 //!   file, the JSON path and the rule) and written canonically
-//!   ([`Policy::to_json`]: sorted scopes, 4-space indentation).
+//!   ([`Policy::to_json`]: sorted scopes, 4-space indentation; transports
+//!   this crate does not know are kept).
+//! - Scope precedence ([`Policy::select`] for a [`PolicyImage`]) and
+//!   `signedIdentity` matching ([`identity_matches`]).
+//! - [`Evaluator`]: is an [`Image`] (transport, reference, manifest bytes,
+//!   signature blobs) allowed? The [`Decision`] explains the chosen scope,
+//!   every requirement and every signature. Key files are read through a
+//!   [`KeyLoader`] once per evaluator ([`fs::FsKeyLoader`] reads real
+//!   files); nothing else does I/O.
+//! - [`RegistriesFile`] / [`RegistriesConfig`]: `registries.d`, and
+//!   [`lookaside`]: URL layout and the read/write disciplines as pure
+//!   functions.
+//! - [`TrustBuilder`]: whole trust configurations (policy + registries.d);
+//!   [`fs`]: atomic writes and directory loading.
 //!
 //! ```
-//! use imprimatur_policy::{Policy, Requirement};
+//! use imprimatur_policy::{Evaluator, Image, NoKeyFiles, Policy, PolicyImage};
 //!
-//! let p = Policy::from_json(br#"{"default":[{"type":"reject"}]}"#, "policy.json")?;
-//! assert_eq!(p.default, vec![Requirement::Reject]);
-//! assert!(Policy::from_json(br#"{"default":[]}"#, "policy.json").is_err());
+//! let policy = Policy::from_json(br#"{
+//!     "default": [{"type": "reject"}],
+//!     "transports": {"docker": {"quay.io/acme": [{"type": "insecureAcceptAnything"}]}}
+//! }"#, "policy.json")?;
+//! let ev = Evaluator::new(policy, NoKeyFiles);
+//!
+//! let ok = ev.evaluate(&Image::new(PolicyImage::parse_docker("quay.io/acme/app:1")?, None, vec![]));
+//! assert!(ok.allowed);
+//! assert_eq!(ok.scope, r#"transports.docker["quay.io/acme"]"#);
+//!
+//! let no = ev.evaluate(&Image::new(PolicyImage::parse_docker("busybox")?, None, vec![]));
+//! assert!(!no.allowed);
+//! assert_eq!(
+//!     no.reason.as_deref(),
+//!     Some("Running image docker://docker.io/library/busybox:latest is rejected by policy.")
+//! );
 //! # Ok::<(), imprimatur_policy::Error>(())
+//! ```
+//!
+//! Strictness, as in the reference:
+//!
+//! ```
+//! use imprimatur_policy::{Error, Policy, PolicyRule};
+//!
+//! let err = Policy::from_json(br#"{"default":[{"type":"reject","x":1}]}"#, "p.json").unwrap_err();
+//! match err {
+//!     Error::InvalidPolicy { file, path, rule } => {
+//!         assert_eq!((file.as_str(), path.as_str()), ("p.json", "$.default[0]"));
+//!         assert_eq!(rule, PolicyRule::UnknownKey("x".into()));
+//!     }
+//!     other => panic!("{other}"),
+//! }
 //! ```
 
 #![forbid(unsafe_code)]
