@@ -483,6 +483,11 @@ pub(crate) struct VerifyArgs {
     /// The digest that must be signed, instead of --manifest.
     #[arg(long, value_name = "DIGEST")]
     digest: Option<String>,
+    /// Attribute a subkey's signature to the subkey only, as skopeo 1.9.3
+    /// does (by default a signature made by a subkey counts for its primary
+    /// key, as newer containers/image do).
+    #[arg(long)]
+    exact_signer: bool,
     /// The signature file.
     #[arg(value_name = "SIGNATURE_FILE")]
     signature: PathBuf,
@@ -517,7 +522,11 @@ fn verify_inner(args: &VerifyArgs) -> Result<(String, String)> {
         None => keys.primary_fingerprints().to_vec(),
     };
     let blob = read_bounded(&args.signature)?;
-    let verifier = sig::Verifier::new(&keys);
+    let verifier = sig::Verifier::new(&keys).subkey_attribution(if args.exact_signer {
+        sig::SubkeyAttribution::Strict
+    } else {
+        sig::SubkeyAttribution::Primary
+    });
     match (&args.manifest, &args.digest) {
         (Some(m), None) => {
             let manifest = read_bounded(m)?;

@@ -634,6 +634,55 @@ fn verify_accepts_the_containers_image_fixture() {
 }
 
 #[test]
+fn subkey_signatures_count_for_the_primary_unless_exact_signer() {
+    // V11 / V12 of §8.4: subkey.signature is made by subkey 57D1… of primary
+    // B9F4…; skopeo 1.9.3 only accepts the subkey's fingerprint, newer
+    // containers/image (and our default) the primary's too.
+    let d = util::data_dir().join("containers-image");
+    if !d.join("subkey.signature").exists() {
+        eprintln!("skipping: fixtures not copied yet");
+        return;
+    }
+    const PRIMARY: &str = "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36";
+    const SUBKEY: &str = "57D1D95BBC53BA0EAFF0718CD75B3109B3BAAEAF";
+    let verify = |fpr: &str, exact: bool| {
+        let mut cmd = util::imprimatur();
+        cmd.args(["verify", "--public-key"])
+            .arg(d.join("public-key-with-subkey.gpg"))
+            .args([
+                "--fingerprint",
+                fpr,
+                "--reference",
+                "testing/manifest:latest",
+            ])
+            .arg("--manifest")
+            .arg(d.join("image.manifest.json"))
+            .arg(d.join("subkey.signature"));
+        if exact {
+            cmd.arg("--exact-signer");
+        }
+        run(&mut cmd)
+    };
+    let out = verify(PRIMARY, false);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains(&format!("fingerprint {PRIMARY},")),
+        "{out:?}"
+    );
+    let out = verify(PRIMARY, true);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(SUBKEY),
+        "{out:?}"
+    );
+    let out = verify(SUBKEY, true);
+    assert!(
+        stdout(&out).contains(&format!("fingerprint {SUBKEY},")),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn batch_list_errors_name_their_lines_and_sign_nothing() {
     let s = Scratch::new();
     let (_, secret, _) = keygen(&s, "b", "ed25519", None);
