@@ -599,3 +599,128 @@ fn policy_check_and_lint_exit_codes() {
         .arg(&regd));
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Decision parity for the docker transport: one image pulled by tag, by
+/// digest, by another tag and through a mirror repository, signed by gpg
+/// (skopeo standalone-sign) and by imprimatur for one identity, against
+/// every `signedIdentity` rule. skopeo reads the signatures from the
+/// registries.d lookaside; imprimatur gets the same files.
+#[test]
+fn docker_identity_parity_with_skopeo() {
+    if !require_tools(&["skopeo", "gpg", "gpgconf", "docker-registry", "umoci"]) {
+        return;
+    }
+    let reg = Registry::start();
+    let host = reg.host();
+    let layout = OciLayout::build(&["v1"]);
+    let work = Scratch::new();
+    let gpg = GpgHome::new();
+    let fpr = gpg.gen_key("Docker Parity <dp@example.test>", GpgAlgo::Ed25519, None);
+    let gpg_pub = work.write("gpg.pub", gpg.export_public(&fpr));
+    let (imp_key, imp_pub) = keygen(&work, "imp");
+    let signed_identity = format!("{host}/ns/img:v1");
+    let img = layout.push("v1", &signed_identity);
+    layout.push("v1", &format!("{host}/ns/img:latest"));
+    layout.push("v1", &format!("{host}/mirror/img:v1"));
+    let look = work.path("lookaside");
+    let regd = work.path("registries.d");
+    work.write(
+        "registries.d/l.yaml",
+        format!("docker:\n  {host}:\n    lookaside: file://{}\n", s(&look)),
+    );
+    let hex = img.digest.replacen(':', "=", 1);
+    let mut sigs = Vec::new();
+    for repo in ["ns/img", "mirror/img"] {
+        let dir = look.join(format!("{repo}@{hex}"));
+        std::fs::create_dir_all(&dir).expect("lookaside dir");
+        run_ok(
+            gpg.command("skopeo")
+                .arg("standalone-sign")
+                .arg(&img.manifest_path)
+                .arg(&signed_identity)
+                .arg(&fpr)
+                .arg("-o")
+                .arg(dir.join("signature-1")),
+        );
+        imprimatur_sign(
+            &imp_key,
+            &signed_identity,
+            &img.manifest_path,
+            &dir.join("signature-2"),
+        );
+        sigs.push((repo, [dir.join("signature-1"), dir.join("signature-2")]));
+    }
+    let pulls = [
+        format!("{host}/ns/img:v1"),
+        format!("{host}/ns/img@{}", img.digest),
+        format!("{host}/ns/img:latest"),
+        format!("{host}/mirror/img:v1"),
+    ];
+    let rules = [
+        String::new(),
+        r#"{"type":"matchExact"}"#.to_owned(),
+        r#"{"type":"matchRepository"}"#.to_owned(),
+        format!(r#"{{"type":"exactReference","dockerReference":"{signed_identity}"}}"#),
+        format!(r#"{{"type":"exactRepository","dockerRepository":"{host}/ns/img"}}"#),
+        format!(
+            r#"{{"type":"remapIdentity","prefix":"{host}/mirror","signedPrefix":"{host}/ns"}}"#
+        ),
+    ];
+    let mut cases = 0;
+    let mut allowed = 0;
+    let mut mismatches = Vec::new();
+    for (ki, key) in [&gpg_pub, &imp_pub].into_iter().enumerate() {
+        for (ri, rule) in rules.iter().enumerate() {
+            let policy = write_policy(
+                &work,
+                &format!("docker-{ki}-{ri}"),
+                &format!(
+                    r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}":[{}]}}}}}}"#,
+                    signed_by(&s(key), rule)
+                ),
+            );
+            for pull in &pulls {
+                let (sk, sk_err) = skopeo_allows(
+                    &policy,
+                    Some(&regd),
+                    &format!("docker://{pull}"),
+                    &["--src-tls-verify=false"],
+                );
+                let repo = if pull.contains("/mirror/") {
+                    "mirror/img"
+                } else {
+                    "ns/img"
+                };
+                let files = &sigs.iter().find(|(r, _)| *r == repo).expect("sigs").1;
+                let mut args = vec![
+                    "--policy".to_owned(),
+                    s(&policy),
+                    "--reference".to_owned(),
+                    pull.clone(),
+                    "--manifest".to_owned(),
+                    s(&img.manifest_path),
+                ];
+                for f in files {
+                    args.extend(["--signature".to_owned(), s(f)]);
+                }
+                let (ours, text) = imprimatur_allows(&args);
+                cases += 1;
+                allowed += usize::from(sk);
+                if sk != ours {
+                    mismatches.push(format!("key {ki} rule {rule:?} pull {pull}: skopeo {sk} ({}) vs imprimatur {ours}:\n{text}", sk_err.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cases} cases disagree:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(
+        allowed >= 10 && allowed + 10 <= cases,
+        "the matrix needs both outcomes: {allowed} of {cases} allowed"
+    );
+    eprintln!("docker decision parity: {cases} cases, {allowed} allowed, all agree");
+}
