@@ -172,7 +172,7 @@ pub(crate) fn parse_envelope(blob: &[u8], allow_armor: bool) -> Result<Envelope,
         PacketParserResult::Some(_) => None,
     };
     if literals > 1 {
-        return Err(VerifyError::SignatureCount(sigs.len().max(2)));
+        return Err(malformed("more than one literal data packet"));
     }
     let Some((literal, format)) = literal else {
         return Err(if sigs.is_empty() {
