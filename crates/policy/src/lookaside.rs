@@ -71,6 +71,16 @@ pub fn repository_base(base: &str, reference: &Reference) -> Result<Url, Error> 
     Ok(url)
 }
 
+/// The local path of a `file:` URL (percent-decoded).
+fn file_path(url: &Url) -> Result<String, Error> {
+    url.to_file_path()
+        .map(|p| p.to_string_lossy().into_owned())
+        .map_err(|()| Error::InvalidLookasideUrl {
+            url: url.as_str().to_owned(),
+            reason: "not a local file URL".to_owned(),
+        })
+}
+
 /// How a signature URL is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -84,7 +94,7 @@ pub enum ReadMethod {
 /// Chooses how to read a signature URL; other schemes are an error.
 pub fn read_method(url: &Url) -> Result<ReadMethod, Error> {
     match url.scheme() {
-        "file" => Ok(ReadMethod::File(url.path().to_owned())),
+        "file" => Ok(ReadMethod::File(file_path(url)?)),
         "http" | "https" => Ok(ReadMethod::Http(url.as_str().to_owned())),
         _ => Err(Error::LookasideUnsupportedScheme {
             url: url.as_str().to_owned(),
@@ -146,7 +156,7 @@ where
 pub fn writable_path(base: &str) -> Result<String, Error> {
     let url = parse_base(base)?;
     match url.scheme() {
-        "file" => Ok(url.path().to_owned()),
+        "file" => file_path(&url),
         scheme => Err(Error::LookasideNotWritable {
             scheme: scheme.to_owned(),
             url: base.to_owned(),
