@@ -25,13 +25,23 @@ pub enum Error {
         /// What was wrong, with position when known.
         message: String,
     },
-    /// The same `docker` scope (or `default-docker`) appears in two files.
+    /// The same `docker` scope appears in two files.
     #[error(
         "Error parsing signature storage configuration: \"docker\" namespace \"{scope}\" defined both in \"{first}\" and \"{second}\""
     )]
     RegistriesConflict {
-        /// The scope (`default-docker` for the default section).
+        /// The scope.
         scope: String,
+        /// The file that defined it first.
+        first: String,
+        /// The file that defined it again.
+        second: String,
+    },
+    /// `default-docker` appears in two files.
+    #[error(
+        "Error parsing signature storage configuration: \"default-docker\" defined both in \"{first}\" and \"{second}\""
+    )]
+    RegistriesDefaultConflict {
         /// The file that defined it first.
         first: String,
         /// The file that defined it again.

@@ -234,8 +234,7 @@ impl RegistriesConfig {
         for (name, f) in files {
             if let Some(d) = f.default_docker {
                 if let Some(prev) = &out.default_docker {
-                    return Err(Error::RegistriesConflict {
-                        scope: "default-docker".to_owned(),
+                    return Err(Error::RegistriesDefaultConflict {
                         first: prev.file.clone(),
                         second: name.to_owned(),
                     });

@@ -289,7 +289,15 @@ fn l17_conflicts_name_both_files() {
         ("b.yaml", "default-docker:\n  lookaside: x\n"),
     ])
     .expect_err("two defaults");
-    assert!(matches!(err, Error::RegistriesConflict { .. }));
+    assert!(
+        matches!(err, Error::RegistriesDefaultConflict { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains(r#""default-docker" defined both in "a.yaml" and "b.yaml""#),
+        "{err}"
+    );
 }
 
 #[test]
