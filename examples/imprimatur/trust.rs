@@ -213,6 +213,12 @@ fn set(a: SetArgs) -> Result<()> {
             a.lookaside_staging.as_deref(),
         )?;
     }
+    if a.trust_type == TrustType::Accept {
+        eprintln!(
+            "warning: {}: insecureAcceptAnything: images are accepted without any signature check",
+            if default { "default" } else { a.scope.as_str() }
+        );
+    }
     let trust = b.build();
     pfs::write_atomic(&a.policy_path, trust.policy.to_json().as_bytes())?;
     println!("updated {}", a.policy_path.display());
