@@ -724,3 +724,87 @@ fn docker_identity_parity_with_skopeo() {
     );
     eprintln!("docker decision parity: {cases} cases, {allowed} allowed, all agree");
 }
+
+/// The predecessors' node configuration (`atomic trust`, spec predecessors
+/// §4) made with `imprimatur trust set`, loaded by skopeo 1.9.3 (which does
+/// not know the `atomic` transport and must keep accepting the file).
+#[test]
+fn predecessors_node_configuration_loads_in_skopeo() {
+    if !require_tools(&["skopeo"]) {
+        return;
+    }
+    let work = Scratch::new();
+    let policy = work.path("etc/containers/policy.json");
+    let regd = work.path("etc/containers/registries.d");
+    let vendor_key = "/etc/pki/rpm-gpg/RPM-GPG-KEY-redhat-release";
+    let site_key = "/etc/pki/containers/openshift@example.com";
+    trust_set(&policy, &regd, &["--type", "reject", "default"]);
+    trust_set(
+        &policy,
+        &regd,
+        &[
+            "--type",
+            "signedBy",
+            "--pubkeys",
+            vendor_key,
+            "--lookaside",
+            "https://access.redhat.com/webassets/docker/content/sigstore",
+            "registry.access.redhat.com",
+        ],
+    );
+    trust_set(
+        &policy,
+        &regd,
+        &[
+            "--type",
+            "signedBy",
+            "--pubkeys",
+            site_key,
+            "docker-registry.default.svc:5000",
+        ],
+    );
+    trust_set(
+        &policy,
+        &regd,
+        &[
+            "--type",
+            "signedBy",
+            "--pubkeys",
+            site_key,
+            "--transport",
+            "atomic",
+            "docker-registry.default.svc:5000",
+        ],
+    );
+    let p = imprimatur_policy::fs::load_policy(&policy).expect("policy");
+    assert_eq!(p.default, vec![imprimatur_policy::Requirement::Reject]);
+    for t in ["docker", "atomic"] {
+        assert!(
+            p.scope(t, "docker-registry.default.svc:5000").is_some(),
+            "{t}"
+        );
+    }
+    let reg = imprimatur_policy::fs::load_registries_dir(&regd).expect("registries.d");
+    let r = imprimatur_reference::Reference::parse_normalized(
+        "registry.access.redhat.com/rhel7/rhel:latest",
+    )
+    .expect("ref");
+    assert_eq!(
+        reg.lookaside_for(&r, imprimatur_policy::Purpose::Read)
+            .map(|c| c.url)
+            .as_deref(),
+        Some("https://access.redhat.com/webassets/docker/content/sigstore")
+    );
+    // skopeo parses it: a dir: image falls to the default and is rejected by
+    // policy (not "invalid policy").
+    let (allowed, stderr) = skopeo_allows(
+        &policy,
+        Some(&regd),
+        &format!("dir:{}", s(&fixtures().join("dir-img-valid"))),
+        &[],
+    );
+    assert!(
+        !allowed && stderr.contains("is rejected by policy"),
+        "{stderr}"
+    );
+}
