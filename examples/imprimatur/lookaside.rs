@@ -134,25 +134,21 @@ fn validate_repo_path(p: &str) -> io::Result<()> {
 /// free `signature-N`.
 fn store_in(dir: &Path, signature: &[u8]) -> io::Result<Stored> {
     fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".signature-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(signature)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".signature-").suffix(".tmp");
     #[cfg(unix)]
     {
-        // Lookaside files are served to readers: 0644 like skopeo writes them.
+        // Lookaside files are served to readers: 0644 like skopeo writes
+        // them, set when the file is created (no extra chmod).
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))?;
+        builder.permissions(fs::Permissions::from_mode(0o644));
     }
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(signature)?;
     // `tmp` is removed when dropped; a successful link keeps the data.
     for index in 1..=MAX_SIGNATURES {
         let path = dir.join(format!("signature-{index}"));
-        // Cheap pre-check: don't attempt a link for names that exist.
-        if fs::symlink_metadata(&path).is_ok() {
-            continue;
-        }
+        // No exists() pre-check: a failing link costs the same syscall.
         match fs::hard_link(tmp.path(), &path) {
             Ok(()) => return Ok(Stored { path, index }),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
