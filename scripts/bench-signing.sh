@@ -16,7 +16,11 @@
 # the batch output is checked with `skopeo standalone-verify`.
 #
 # Env: ALGOS="ed25519 rsa3072" (default both), TARGET_ALGOS="ed25519",
-#      KEEP=1 keeps the work dir.
+#      KEEP=1 keeps the work dir, OUT_PARENT=DIR puts the lookaside trees in
+#      DIR (default: the work dir under /tmp). The batch creates two inodes per
+#      signature (its directory and file); on a file system where that is slow
+#      (e.g. ext4 scanning recently deleted inodes on a busy build machine) the
+#      file system, not signing, sets the rate: compare with OUT_PARENT=/dev/shm.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -90,7 +94,7 @@ for ALGO in $ALGOS; do
     d="${REAL[$i]:-$(printf 'sha256:%064x' "$i")}"
     printf 'registry.example.com:5000/mirror/repo%d/app:%d %s\n' $((i % 97)) "$i" "$d"
   done > "$LIST"
-  OUT="$WORK/lookaside-$ALGO"
+  OUT="$(mktemp -d "${OUT_PARENT:-$WORK}/imp-lookaside-$ALGO.XXXXXX")"
   T0=$(now)
   "$BIN" sign --quiet --key "$WORK/$ALGO.key" --batch "$LIST" --output-dir "$OUT"
   T1=$(now)
@@ -107,6 +111,7 @@ for ALGO in $ALGOS; do
     skopeo standalone-verify "$WORK/manifest-$ALGO-$i.json" "$R" "$FPR" "$F"
   done
   unset REAL
+  [[ "${KEEP:-0}" == 1 ]] || rm -rf "$OUT"
 
   RATIO=$(awk -v a="$BATCH_RATE" -v b="$SKOPEO_RATE" 'BEGIN { printf "%.0f", a / b }')
   if awk -v r="$RATIO" -v t="$TARGET" 'BEGIN { exit !(r >= t) }'; then OK=yes
@@ -118,6 +123,7 @@ done
 echo
 echo "Machine: $CPU, $CORES cores; $(skopeo --version); $(gpg --version | head -1)"
 echo "skopeo: $N_SKOPEO x standalone-sign; imprimatur: one sign --batch of $N_BATCH (release, $CORES threads)"
+echo "lookaside trees in: ${OUT_PARENT:-$WORK} ($(df -T "${OUT_PARENT:-$WORK}" | awk 'NR==2 {print $2}'))"
 echo
 echo "| key | skopeo standalone-sign (sig/s) | imprimatur sign --batch (sig/s) | ratio | >= ${TARGET}x |"
 echo "|---|---:|---:|---:|---|"
