@@ -239,6 +239,41 @@ fn skopeo_signs_imprimatur_verifies(algo: GpgAlgo) {
         &bad,
     ]);
     assert!(!e.is_empty() && !e.contains('\n'), "one line: {e}");
+    // The same checks when the digest is given instead of the manifest.
+    let other_digest = manifest_digest(&m2);
+    let e = imp_fails(&[
+        &"verify",
+        &"--public-key",
+        &public,
+        &"--reference",
+        &REF,
+        &"--digest",
+        &other_digest,
+        &sig,
+    ]);
+    assert!(e.contains(&digest), "wrong --digest: {e}");
+    let e = imp_fails(&[
+        &"verify",
+        &"--public-key",
+        &public,
+        &"--reference",
+        &"registry.example.test/interop/app:v2",
+        &"--digest",
+        &digest,
+        &sig,
+    ]);
+    assert!(e.contains("app:v1"), "wrong reference with --digest: {e}");
+    let e = imp_fails(&[
+        &"verify",
+        &"--public-key",
+        &public,
+        &"--reference",
+        &REF,
+        &"--digest",
+        &digest,
+        &bad,
+    ]);
+    assert!(!e.is_empty(), "tampered with --digest: {e}");
 }
 
 #[test]
