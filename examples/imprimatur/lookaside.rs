@@ -130,10 +130,27 @@ fn validate_repo_path(p: &str) -> io::Result<()> {
     }
 }
 
-/// Writes `signature` to a temporary file in `dir` and links it to the first
-/// free `signature-N`.
+/// Writes `signature` into `dir` and links it to the first free
+/// `signature-N`, so that it is never visible half-written.
+///
+/// On Linux the data goes into an unnamed `O_TMPFILE` inode that is linked
+/// into place: one directory entry per signature instead of a temporary name
+/// created and removed again, which is what bounds bulk signing on a busy
+/// file system. Elsewhere, or where the file system lacks `O_TMPFILE`, a
+/// named temporary file in `dir` is linked and then removed.
 fn store_in(dir: &Path, signature: &[u8]) -> io::Result<Stored> {
     fs::create_dir_all(dir)?;
+    #[cfg(target_os = "linux")]
+    if let Some(unnamed) = unnamed::UnnamedFile::write_in(dir, signature)? {
+        return link_first_free(dir, |path| unnamed.link_to(path));
+    }
+    let tmp = named_temp_file(dir, signature)?;
+    // `tmp` is removed when dropped; a successful link keeps the data.
+    link_first_free(dir, |path| fs::hard_link(tmp.path(), path))
+}
+
+/// A named temporary file in `dir` holding `data`, mode 0644.
+fn named_temp_file(dir: &Path, data: &[u8]) -> io::Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".signature-").suffix(".tmp");
     #[cfg(unix)]
@@ -144,12 +161,21 @@ fn store_in(dir: &Path, signature: &[u8]) -> io::Result<Stored> {
         builder.permissions(fs::Permissions::from_mode(0o644));
     }
     let mut tmp = builder.tempfile_in(dir)?;
-    tmp.write_all(signature)?;
-    // `tmp` is removed when dropped; a successful link keeps the data.
+    tmp.write_all(data)?;
+    Ok(tmp)
+}
+
+/// Calls `link` with `signature-1`, `signature-2`, … until one does not exist
+/// yet (`link(2)` never replaces a name, so concurrent writers each get their
+/// own index).
+fn link_first_free(
+    dir: &Path,
+    mut link: impl FnMut(&Path) -> io::Result<()>,
+) -> io::Result<Stored> {
     for index in 1..=MAX_SIGNATURES {
         let path = dir.join(format!("signature-{index}"));
         // No exists() pre-check: a failing link costs the same syscall.
-        match fs::hard_link(tmp.path(), &path) {
+        match link(&path) {
             Ok(()) => return Ok(Stored { path, index }),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -159,6 +185,58 @@ fn store_in(dir: &Path, signature: &[u8]) -> io::Result<Stored> {
         "{} already holds {MAX_SIGNATURES} signatures",
         dir.display()
     )))
+}
+
+/// Unnamed files (`O_TMPFILE`) linked into place through `/proc/self/fd`.
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use std::fs::File;
+    use std::io::{self, Write};
+    use std::os::fd::AsRawFd;
+    use std::path::{Path, PathBuf};
+
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+
+    /// An unnamed file holding one signature, not yet linked anywhere.
+    pub(super) struct UnnamedFile {
+        file: File,
+        proc_path: PathBuf,
+    }
+
+    impl UnnamedFile {
+        /// Writes `data` into a new unnamed file in `dir`; `None` when the
+        /// file system (or the missing `/proc`) does not support it.
+        pub(super) fn write_in(dir: &Path, data: &[u8]) -> io::Result<Option<Self>> {
+            let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+            let fd = match rustix::fs::open(dir, flags, Mode::from_raw_mode(0o644)) {
+                Ok(fd) => fd,
+                Err(e) if unsupported(e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let mut file = File::from(fd);
+            file.write_all(data)?;
+            let proc_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            if !proc_path.exists() {
+                return Ok(None);
+            }
+            Ok(Some(UnnamedFile { file, proc_path }))
+        }
+
+        /// Gives the file the name `path`; fails with `AlreadyExists` if the
+        /// name is taken.
+        pub(super) fn link_to(&self, path: &Path) -> io::Result<()> {
+            // The descriptor must stay open while /proc/self/fd/N is used.
+            let _open = &self.file;
+            rustix::fs::linkat(CWD, &self.proc_path, CWD, path, AtFlags::SYMLINK_FOLLOW)
+                .map_err(io::Error::from)
+        }
+    }
+
+    /// Errors with which kernels and file systems say "no O_TMPFILE here".
+    fn unsupported(e: rustix::io::Errno) -> bool {
+        use rustix::io::Errno;
+        e == Errno::OPNOTSUPP || e == Errno::ISDIR || e == Errno::INVAL || e == Errno::NOSYS
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +298,36 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["signature-1", "signature-2", "signature-3"]);
+    }
+
+    #[test]
+    fn named_temp_fallback_links_and_cleans_up() {
+        let tmp = tempfile::tempdir().unwrap();
+        for expected in 1..=2u32 {
+            let named = named_temp_file(tmp.path(), b"sig").unwrap();
+            let stored = link_first_free(tmp.path(), |p| fs::hard_link(named.path(), p)).unwrap();
+            assert_eq!(stored.index, expected);
+        }
+        let mut names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["signature-1", "signature-2"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stored_signatures_are_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let l = LookasideDir::new(tmp.path());
+        let r = Reference::parse_normalized("example.com/a/b").unwrap();
+        let s = l.store(&r, &digest(), b"sig").unwrap();
+        let mode = fs::metadata(&s.path).unwrap().permissions().mode() & 0o777;
+        // 0644 less whatever the umask removes; readers need the read bits.
+        assert_eq!(mode & 0o444, 0o444, "mode {mode:o}");
+        assert_eq!(mode & 0o022, 0, "mode {mode:o}");
     }
 
     #[test]

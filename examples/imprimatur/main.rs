@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 
 mod arf;
 mod lookaside;
-mod signing;
 mod policy;
+mod signing;
 mod trust;
 
 /// Container image trust: sign and verify atomic signatures, read OpenSCAP

@@ -20,7 +20,10 @@ pub(crate) fn require_tool(tool: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(!in_ci(), "required tool `{tool}` is not installed (CI is set)");
+        assert!(
+            !in_ci(),
+            "required tool `{tool}` is not installed (CI is set)"
+        );
         eprintln!("skipping: `{tool}` is not installed");
     }
     found
@@ -50,7 +53,9 @@ pub(crate) fn imprimatur() -> Command {
 
 /// The repository's `tests/data` directory.
 pub(crate) fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("data")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
 }
 
 /// A free TCP port on 127.0.0.1 (bind to port 0, read it, release it).
