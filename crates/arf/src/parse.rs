@@ -185,6 +185,33 @@ pub fn parse<R: BufRead>(input: R, options: &ParseOptions) -> Result<Report> {
                 position: reader.get_ref().position(start),
             });
         }
+        // Fast path: inside a skipped subtree only the nesting depth matters.
+        if p.stack.last() == Some(&Frame::Skip) {
+            match ev {
+                Event::Start(_) => {
+                    if p.stack.len() >= p.limits.max_depth {
+                        return Err(Stop::Limit(LimitKind::Depth)
+                            .into_error(reader.get_ref().position(start), &options.limits));
+                    }
+                    p.stack.push(Frame::Skip);
+                    reader.get_mut().mark = end;
+                    buf.clear();
+                    continue;
+                }
+                Event::End(_) => {
+                    p.stack.pop();
+                    reader.get_mut().mark = end;
+                    buf.clear();
+                    continue;
+                }
+                Event::Text(_) | Event::Empty(_) | Event::Comment(_) | Event::CData(_) => {
+                    reader.get_mut().mark = end;
+                    buf.clear();
+                    continue;
+                }
+                _ => {}
+            }
+        }
         let done = matches!(ev, Event::Eof);
         if let Err(stop) = p.event(&reader, ev) {
             return Err(stop.into_error(reader.get_ref().position(start), &options.limits));
@@ -361,11 +388,30 @@ impl<R: BufRead> Read for Counting<R> {
 }
 
 impl<R: BufRead> BufRead for Counting<R> {
+    #[inline]
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.filled {
+            self.refill()?;
+        }
+        Ok(&self.buf[self.pos..self.filled])
+    }
+
+    #[inline]
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.filled);
+    }
+}
+
+impl<R: BufRead> Counting<R> {
+    /// Retires the current buffer (counting its lines) and reads the next one.
+    /// The event-size limit is checked here, once per buffer: an event larger
+    /// than the limit is refused before it is buffered whole.
+    #[cold]
+    fn refill(&mut self) -> io::Result<()> {
         if self.consumed().saturating_sub(self.mark) > self.max_event {
             return Err(io::Error::other(EventTooLarge));
         }
-        if self.pos >= self.filled {
+        {
             // Retire the current buffer: count its lines, keep it as `prev`.
             let data = &self.buf[..self.filled];
             let n = memchr::memchr_iter(b'\n', data).count() as u64;
@@ -393,11 +439,7 @@ impl<R: BufRead> BufRead for Counting<R> {
             };
             self.filled = n;
         }
-        Ok(&self.buf[self.pos..self.filled])
-    }
-
-    fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.filled);
+        Ok(())
     }
 }
 
