@@ -208,8 +208,11 @@ fn oscap_eval_edge() -> (tempfile::TempDir, i32, String) {
     (dir, out.status.code().expect("exit code"), stdout)
 }
 
+/// One `Title`/`Rule`/`Result` block of oscap's stdout.
+type Block = (String, String, String);
+
 /// Tallies oscap's `Result\t<value>` lines, and collects (title, rule id, result) blocks.
-fn oscap_stdout(stdout: &str) -> (BTreeMap<String, u64>, Vec<(String, String, String)>) {
+fn oscap_stdout(stdout: &str) -> (BTreeMap<String, u64>, Vec<Block>) {
     let mut tally = BTreeMap::new();
     let mut blocks = Vec::new();
     let (mut title, mut rule) = (String::new(), String::new());
@@ -362,7 +365,7 @@ fn html_report_renders_in_chromium() {
     let page = std::fs::read_to_string(&html).expect("read");
     assert!(!page.contains("<script") && !page.contains("<link") && !page.contains("src="));
     let dom = dump_dom(&html);
-    let failed: Vec<&(String, String, String)> = blocks
+    let failed: Vec<&Block> = blocks
         .iter()
         .filter(|b| ["fail", "error", "unknown"].contains(&b.2.as_str()))
         .collect();
