@@ -186,7 +186,7 @@ pub fn parse<R: BufRead>(input: R, options: &ParseOptions) -> Result<Report> {
             });
         }
         // Fast path: inside a skipped subtree only the nesting depth matters.
-        if p.stack.last() == Some(&Frame::Skip) {
+        if !p.capturing && p.stack.last() == Some(&Frame::Skip) {
             match ev {
                 Event::Start(_) => {
                     if p.stack.len() >= p.limits.max_depth {

@@ -397,3 +397,22 @@ fn positions_are_exact_across_buffers_and_readers() {
         other => panic!("{:?}", other.err()),
     }
 }
+
+#[test]
+fn descriptions_keep_text_of_inline_markup() {
+    let xml = format!(
+        r#"<Benchmark xmlns="{X12}" xmlns:h="http://www.w3.org/1999/xhtml" id="b">
+  <Rule id="r" severity="low"><title>T &amp; U</title>
+    <description>Set <h:code>PermitRootLogin <h:i>no</h:i></h:code> in
+      <h:b>sshd_config</h:b>.</description></Rule>
+  <TestResult id="t"><rule-result idref="r"><result>pass</result></rule-result></TestResult>
+</Benchmark>"#
+    );
+    let r = parse_report(xml.as_bytes()).expect("parse");
+    let rule = &r.rules["r"];
+    assert_eq!(rule.title.as_deref(), Some("T & U"));
+    assert_eq!(
+        rule.description.as_deref(),
+        Some("Set PermitRootLogin no in sshd_config.")
+    );
+}
