@@ -10,8 +10,8 @@
 # and peak memory (GNU time's max RSS). Synthetic files 2x/4x/8x the largest corpus
 # file (its arf:reports repeated) show that summary memory stays flat as files grow.
 #
-# Usage: scripts/bench-arf.sh [RUNS]    (median of RUNS runs, default 5; oscap: 1 run
-#        on the synthetic files is skipped, 3 runs on the real ones)
+# Usage: scripts/bench-arf.sh [RUNS]    (median of RUNS runs, default 5, the commands
+#        run round-robin; oscap at most 3 runs, and not on the synthetic files)
 # Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,49 +61,57 @@ for _, el in etree.iterparse(sys.argv[1], events=('end',), huge_tree=True):
 print(n)
 EOF
 
-# measure RUNS CMD... → prints "median_wall_s max_rss_kb"
-measure() {
-  local runs=$1; shift
-  local walls=() rss=0 t0 t1 r
-  for _ in $(seq "$runs"); do
-    t0=$(date +%s%N)
-    /usr/bin/time -o "$WORK/time.out" -f '%M' "$@" >/dev/null 2>&1 || true
-    t1=$(date +%s%N)
-    walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b-a)/1e9}')")
-    r=$(tail -1 "$WORK/time.out")
-    (( r > rss )) && rss=$r
-  done
-  local med
-  med=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  echo "$med $rss"
+# set_cmd IDX FILE: sets CMD to the IDX-th command of the comparison on FILE.
+LABELS=("imprimatur arf summary" "imprimatur arf report --format json" "xmllint --stream --noout"
+        "python3 lxml iterparse" "oscap xccdf generate report")
+set_cmd() {
+  local x=$2
+  case $1 in
+    0) CMD=("$BIN" arf summary "$x") ;;
+    1) CMD=("$BIN" arf report "$x" --format json) ;;
+    2) CMD=(xmllint --stream --noout "$x") ;;
+    3) CMD=("$PY" "$WORK/lxml_count.py" "$x") ;;
+    4) CMD=(oscap xccdf generate report "$x") ;;
+  esac
 }
 
-row() { # file label runs cmd...
-  local file=$1 label=$2 runs=$3; shift 3
-  local size_mb res wall rss mbs
+# bench_file FILE IDX...: runs the commands round-robin (so load changes hit all of
+# them alike), RUNS times (oscap at most 3), and prints one table row per command:
+# median wall time, MB/s, max RSS.
+bench_file() {
+  local file=$1; shift
+  local idxs=("$@") i run t0 t1 r size_mb
   size_mb=$(awk -v b="$(stat -c %s "$file")" 'BEGIN {printf "%.1f", b/1e6}')
-  res=$(measure "$runs" "$@")
-  wall=${res% *}; rss=${res#* }
-  mbs=$(awk -v s="$size_mb" -v w="$wall" 'BEGIN { if (w > 0) printf "%.0f", s/w; else print "—" }')
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$(basename "$file")" "$size_mb" "$label" "$wall" "$mbs" \
-    "$(awk -v k="$rss" 'BEGIN {printf "%.0f", k/1024}')"
+  for i in "${idxs[@]}"; do : > "$WORK/walls.$i"; echo 0 > "$WORK/rss.$i"; done
+  for run in $(seq "$RUNS"); do
+    for i in "${idxs[@]}"; do
+      (( i == 4 && run > 3 )) && continue
+      t0=$(date +%s%N)
+      set_cmd "$i" "$file"
+      /usr/bin/time -o "$WORK/time.out" -f '%M' "${CMD[@]}" >/dev/null 2>&1 || true
+      t1=$(date +%s%N)
+      awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", (b-a)/1e9}' >> "$WORK/walls.$i"
+      r=$(tail -1 "$WORK/time.out")
+      (( r > $(cat "$WORK/rss.$i") )) && echo "$r" > "$WORK/rss.$i"
+    done
+  done
+  for i in "${idxs[@]}"; do
+    local wall mbs rss
+    wall=$(sort -n "$WORK/walls.$i" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    mbs=$(awk -v s="$size_mb" -v w="$wall" 'BEGIN { if (w > 0) printf "%.0f", s/w; else print "—" }')
+    rss=$(awk -v k="$(cat "$WORK/rss.$i")" 'BEGIN {printf "%.0f", k/1024}')
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$(basename "$file")" "$size_mb" "${LABELS[$i]}" "$wall" "$mbs" "$rss"
+  done
 }
 
 echo
-echo "oscap $(oscap --version | head -1 | awk '{print $NF}'), $(xmllint --version 2>&1 | head -1), lxml $($PY -c 'import lxml.etree as e; print(".".join(map(str, e.LXML_VERSION)))'), $(nproc) CPUs; median of $RUNS runs (oscap: 3), wall time incl. process start"
+echo "oscap $(oscap --version | head -1 | awk '{print $NF}'), $(xmllint --version 2>&1 | head -1), lxml $($PY -c 'import lxml.etree as e; print(".".join(map(str, e.LXML_VERSION)))'), $(nproc) CPUs; median of $RUNS runs (oscap: 3), round-robin, wall time incl. process start"
 echo
 echo "| file | MB | command | wall s | MB/s | max RSS MB |"
 echo "|---|---|---|---|---|---|"
 for f in "${REAL[@]}"; do
-  x="$WORK/$f.xml"
-  row "$x" "imprimatur arf summary" "$RUNS" "$BIN" arf summary "$x"
-  row "$x" "imprimatur arf report --format json" "$RUNS" "$BIN" arf report "$x" --format json
-  row "$x" "xmllint --stream --noout" "$RUNS" xmllint --stream --noout "$x"
-  row "$x" "python3 lxml iterparse" "$RUNS" "$PY" "$WORK/lxml_count.py" "$x"
-  row "$x" "oscap xccdf generate report" 3 oscap xccdf generate report "$x"
+  bench_file "$WORK/$f.xml" 0 1 2 3 4
 done
 for k in 2 4 8; do
-  x="$WORK/grown-x$k-arf.xml"
-  row "$x" "imprimatur arf summary" "$RUNS" "$BIN" arf summary "$x"
-  row "$x" "xmllint --stream --noout" "$RUNS" xmllint --stream --noout "$x"
+  bench_file "$WORK/grown-x$k-arf.xml" 0 2
 done
