@@ -283,6 +283,30 @@ impl Report {
         out
     }
 
+    /// The CVEs found present on the target, sorted and deduplicated: those of
+    /// `fail` rule results (idents and checked OVAL definitions), and of OVAL
+    /// vulnerability/patch definitions that evaluated `true` (vulnerable).
+    pub fn present_cves(&self) -> Vec<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for tr in &self.test_results {
+            for rr in tr
+                .rule_results
+                .iter()
+                .filter(|r| r.result == ResultValue::Fail)
+            {
+                out.extend(self.cves(rr));
+            }
+        }
+        for o in &self.oval_reports {
+            for d in &o.definitions {
+                if d.is_vulnerability() && d.result == Some(OvalResult::True) {
+                    out.extend(d.cves.iter().cloned());
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
     /// The benchmark title of a rule, if the report request carried the benchmark.
     pub fn rule_title(&self, idref: &str) -> Option<&str> {
         self.rules.get(idref).and_then(|r| r.title.as_deref())

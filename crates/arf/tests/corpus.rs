@@ -317,6 +317,17 @@ fn cve_content_lists_cves() {
         with_cves += usize::from(!cves.is_empty());
     }
     assert!(with_cves >= 10, "{with_cves}");
+    // The CVEs present = those of the failing rules = those of the true OVAL definitions.
+    let mut from_defs: Vec<String> = r.oval_reports[0]
+        .definitions
+        .iter()
+        .filter(|d| d.result == Some(OvalResult::True))
+        .flat_map(|d| d.cves.clone())
+        .collect();
+    from_defs.sort();
+    from_defs.dedup();
+    assert!(!from_defs.is_empty());
+    assert_eq!(r.present_cves(), from_defs);
     // Rule titles come from the benchmark in the report request.
     assert!(r.rule_title(&failing[0].idref).is_some());
 

@@ -120,6 +120,15 @@ pub fn html_report(report: &Report) -> String {
         report.test_results.len(),
         report.oval_reports.len()
     );
+    let cves = report.present_cves();
+    if !cves.is_empty() {
+        let _ = writeln!(
+            b,
+            "<p class=\"cves\" id=\"present-cves\">CVEs present ({}): {}</p>",
+            cves.len(),
+            cves.iter().map(|c| esc(c)).collect::<Vec<_>>().join(", ")
+        );
+    }
     for (n, tr) in report.test_results.iter().enumerate() {
         let sr = tr.counts.scan_result();
         let ov = tr.counts.oscap_view();

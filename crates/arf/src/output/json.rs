@@ -19,6 +19,7 @@ struct ReportJson<'a> {
     test_results: Vec<TestResultJson<'a>>,
     oval_results: Vec<OvalJson<'a>>,
     ignored_test_results: u64,
+    present_cves: Vec<String>,
     rules: Vec<&'a RuleInfo>,
 }
 
@@ -103,6 +104,7 @@ pub fn report_json(report: &Report) -> Result<String> {
             })
             .collect(),
         ignored_test_results: report.ignored_test_results,
+        present_cves: report.present_cves(),
         rules: report.rules.values().collect(),
     };
     serde_json::to_string_pretty(&j).map_err(|e| Error::Output(e.to_string()))

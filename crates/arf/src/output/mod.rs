@@ -30,7 +30,8 @@
 //! (`idref`, `title`, `result`, `severity`, `weight`, `time`, `role`, `idents`,
 //! `cves`, `checks`, `messages`, `overrides`); per OVAL report `definitionResults`
 //! (`id`, `class`, `title`, `result`, `references`, `cves`, `advisorySeverity`); and
-//! `rules` (benchmark metadata) and `ignoredTestResults`. Within a schema version
+//! `rules` (benchmark metadata), `ignoredTestResults` and `presentCves` (see
+//! [`crate::Report::present_cves`]). Within a schema version
 //! fields are only added, never renamed or removed. The meaning of `scanResult` and
 //! `oscap` is documented on [`crate::ScanResult`] and [`crate::OscapView`].
 
