@@ -261,7 +261,10 @@ fn xml_error<R: BufRead>(
     }
     if let quick_xml::Error::Syntax(_) | quick_xml::Error::IllFormed(_) = &e {
         let msg = e.to_string();
-        if msg.contains("Unexpected end of file") || msg.contains("unclosed") {
+        if msg.contains("end of input")
+            || msg.contains("Unexpected end of file")
+            || msg.contains("unclosed")
+        {
             return Error::Xml {
                 position,
                 message: format!("{msg} (the file looks truncated)"),

@@ -149,6 +149,7 @@ fn malformed_and_truncated_xml_have_positions() {
     let cut = &full[..full.len() / 2 + 3];
     let err = parse_report(cut.as_bytes()).expect_err("truncated");
     assert!(err.position().expect("pos").line > 20, "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
     // Invalid result value.
     let inv = format!(
         "<TestResult xmlns=\"{X12}\" id=\"t\">\n<rule-result idref=\"a\"><result>maybe</result></rule-result></TestResult>"
