@@ -25,10 +25,14 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use quick_xml::events::Event;
 
 fn load(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/arf").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/arf")
+        .join(name);
     let gz = std::fs::read(&p).unwrap();
     let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut out).unwrap();
+    flate2::read::MultiGzDecoder::new(&gz[..])
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
