@@ -130,6 +130,7 @@ enum GateFormat {
 ///   maxFailedTotal: 20    # optional limit over all severities
 ///   errorAsFailed: true   # count `error` results as failed (default true)
 ///   unknownAsFailed: true # count `unknown` results as failed (default true)
+///   testResults: all      # `all` TestResults of the file (default) or the `last`
 ///   waivers:              # each needs a reason
 ///     - rule: xccdf_org.ssgproject.content_rule_package_telnet_removed
 ///       reason: "needed by the legacy job, ticket OPS-12"

@@ -8,6 +8,7 @@
 //! maxFailedTotal: 20  # optional limit over all severities
 //! errorAsFailed: true     # `error` results count as failed (default true)
 //! unknownAsFailed: false  # `unknown` results count as failed (default true)
+//! testResults: last       # `all` (default) or `last` TestResult of the file
 //! waivers:
 //!   - rule: xccdf_org.ssgproject.content_rule_package_telnet_removed
 //!     reason: "telnet client needed by the legacy job, ticket OPS-12"
@@ -85,6 +86,20 @@ impl Waiver {
     }
 }
 
+/// Which TestResults a gate looks at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum TestResultScope {
+    /// Every TestResult under `arf:reports` (an ARF from re-evaluating a results file
+    /// carries the old result as well).
+    #[default]
+    All,
+    /// Only the last one in document order (the one oscap wrote last, and what
+    /// `oscap xccdf generate report` shows).
+    Last,
+}
+
 /// A gate. `Gate::default()` fails on any failed, error or unknown result of any severity
 /// (like oscap's exit code 2) — set [`Gate::max_failed`] to be more lenient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +117,8 @@ pub struct Gate {
     pub unknown_as_failed: bool,
     /// Fail a document that holds no TestResult and no OVAL results (default `true`).
     pub require_results: bool,
+    /// Which TestResults count (default `all`).
+    pub test_results: TestResultScope,
     /// Waivers.
     pub waivers: Vec<Waiver>,
 }
@@ -114,6 +131,7 @@ impl Default for Gate {
             error_as_failed: true,
             unknown_as_failed: true,
             require_results: true,
+            test_results: TestResultScope::All,
             waivers: Vec::new(),
         }
     }
@@ -220,7 +238,11 @@ impl Gate {
     /// Evaluates the gate on a fully parsed report.
     pub fn evaluate(&self, report: &Report) -> GateOutcome {
         let mut findings = Vec::new();
-        for tr in &report.test_results {
+        let skip = match self.test_results {
+            TestResultScope::All => 0,
+            TestResultScope::Last => report.test_results.len().saturating_sub(1),
+        };
+        for tr in report.test_results.iter().skip(skip) {
             for rr in &tr.rule_results {
                 if !self.counts_as_failed(rr.result) {
                     continue;

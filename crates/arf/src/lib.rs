@@ -43,7 +43,7 @@ mod parse;
 mod summary;
 
 pub use error::{Error, LimitKind, Position, Result};
-pub use gate::{Finding, Gate, GateOutcome, SeverityLimits, Waiver};
+pub use gate::{Finding, Gate, GateOutcome, SeverityLimits, TestResultScope, Waiver};
 pub use model::*;
 pub use parse::{Limits, Mode, ParseOptions, ns, parse, parse_report, parse_summary};
 pub use summary::{

@@ -381,4 +381,13 @@ fn rerun_file_ignores_the_stale_copy() {
     assert!(ids[1].ends_with("001"));
     assert_eq!(r.test_results[0].report_id.as_deref(), Some("xccdf1"));
     assert_eq!(r.test_results[1].report_id.as_deref(), Some("xccdf2"));
+    // Gates see both results, or only the last one. (manifest: fail 8, error 3,
+    // unknown 1 in each.)
+    let all = Gate::from_yaml("errorAsFailed: false\nunknownAsFailed: false").expect("gate");
+    assert_eq!(all.evaluate(&r).findings.len(), 16);
+    let last = Gate::from_yaml("errorAsFailed: false\nunknownAsFailed: false\ntestResults: last")
+        .expect("gate");
+    let out = last.evaluate(&r);
+    assert_eq!(out.findings.len(), 8);
+    assert!(out.findings.iter().all(|f| f.source.ends_with("001")));
 }
