@@ -185,7 +185,13 @@ pub fn parse<R: BufRead>(input: R, options: &ParseOptions) -> Result<Report> {
                 position: reader.get_ref().position(start),
             });
         }
-        // Fast path: inside a skipped subtree only the nesting depth matters.
+        // Fast paths: text nobody collects, and skipped subtrees, where only the
+        // nesting depth matters.
+        if !p.capturing && matches!(ev, Event::Text(_)) {
+            reader.get_mut().mark = end;
+            buf.clear();
+            continue;
+        }
         if !p.capturing && p.stack.last() == Some(&Frame::Skip) {
             match ev {
                 Event::Start(_) => {
