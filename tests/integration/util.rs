@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// Whether the tests run under CI (`CI` set to anything but empty or `false`).
 pub(crate) fn in_ci() -> bool {
@@ -29,20 +30,42 @@ pub(crate) fn require_tool(tool: &str) -> bool {
     found
 }
 
-/// The `imprimatur` example binary, built by `cargo test` next to this test
-/// binary (`target/<profile>/examples/imprimatur`).
+/// The `imprimatur` example binary (`target/<profile>/examples/imprimatur`),
+/// built once per test process with `cargo build --example imprimatur`.
+///
+/// `cargo test` alone does not leave that binary behind (the example has
+/// `test = true`, so it is built as a test harness instead), and a binary
+/// left by an earlier build may be stale; building it here (a no-op when it
+/// is fresh) makes `cargo test --test integration` always run the current
+/// code.
 pub(crate) fn imprimatur_bin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(build_example).clone()
+}
+
+fn build_example() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("test binary lives in target/<profile>/deps");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--quiet",
+        "--example",
+        "imprimatur",
+    ]);
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .expect("run cargo build --example imprimatur");
+    assert!(status.success(), "cargo build --example imprimatur failed");
     let bin = profile_dir.join("examples").join("imprimatur");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test` (which builds examples)",
-        bin.display()
-    );
+    assert!(bin.exists(), "{} is missing after the build", bin.display());
     bin
 }
 
