@@ -1,16 +1,17 @@
 //! The streaming, namespace-aware parser.
 //!
-//! One pass over the input with `quick_xml::NsReader`. Elements are matched on
-//! (namespace URI, local name), never on prefixes. Subtrees that are not needed are
-//! skipped without namespace resolution; in summary mode that includes the whole
-//! ARF report request (the embedded source datastream, 90 % of a typical file).
+//! One pass over the input with `quick_xml::Reader` and our own namespace resolver
+//! ([`Namespaces`]). Elements are matched on (namespace URI, local name), never on
+//! prefixes. Subtrees that are not needed are skipped without namespace resolution
+//! (their `xmlns` declarations cannot affect any element we look at); in summary
+//! mode that includes the whole ARF report request (the embedded source datastream,
+//! 90 % of a typical file).
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, Read};
 
-use quick_xml::NsReader;
+use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
 
 use crate::error::{Error, LimitKind, Position, Result};
 use crate::model::*;
@@ -159,16 +160,13 @@ pub fn parse_summary<R: BufRead>(input: R) -> Result<crate::Summary> {
 /// Parses with explicit options.
 pub fn parse<R: BufRead>(input: R, options: &ParseOptions) -> Result<Report> {
     let counting = Counting::new(input, options.limits.max_event_bytes);
-    let mut reader = NsReader::from_reader(counting);
+    let mut reader = Reader::from_reader(counting);
     {
         let cfg = reader.config_mut();
         cfg.trim_text(false);
         cfg.expand_empty_elements = false;
         cfg.check_end_names = true;
     }
-    reader
-        .resolver_mut()
-        .set_max_namespace_bindings(options.limits.max_namespace_bindings);
     let mut p = Parser::new(options);
     let mut buf = Vec::with_capacity(8 * 1024);
     loop {
@@ -185,41 +183,39 @@ pub fn parse<R: BufRead>(input: R, options: &ParseOptions) -> Result<Report> {
                 position: reader.get_ref().position(start),
             });
         }
-        // Fast paths: text nobody collects, and skipped subtrees, where only the
-        // nesting depth matters.
-        if !p.capturing && matches!(ev, Event::Text(_)) {
-            reader.get_mut().mark = end;
-            buf.clear();
-            continue;
-        }
-        if !p.capturing && p.stack.last() == Some(&Frame::Skip) {
-            match ev {
-                Event::Start(_) => {
-                    if p.stack.len() >= p.limits.max_depth {
+        // Fast paths: skipped subtrees, where only the nesting depth matters, and
+        // text nobody collects. Written to branch on the event kind as little as
+        // possible (a mispredicted branch per event costs more than the rest).
+        if !p.capturing {
+            if p.stack.last() == Some(&Frame::Skip) {
+                // +1 / -1 for the nesting depth; 2 for the rare kinds the slow path
+                // handles (entity references, end of file, DOCTYPE, …).
+                let d: isize = match ev {
+                    Event::Start(_) => 1,
+                    Event::End(_) => -1,
+                    Event::Text(_) | Event::Empty(_) | Event::Comment(_) | Event::CData(_) => 0,
+                    _ => 2,
+                };
+                // The end tag of the skipped element itself also takes the slow path.
+                let extra = p.skip_extra as isize + d;
+                if d != 2 && extra >= 0 {
+                    p.skip_extra = extra as usize;
+                    if p.stack.len() + p.skip_extra > p.limits.max_depth {
                         return Err(Stop::Limit(LimitKind::Depth)
                             .into_error(reader.get_ref().position(start), &options.limits));
                     }
-                    p.stack.push(Frame::Skip);
                     reader.get_mut().mark = end;
                     buf.clear();
                     continue;
                 }
-                Event::End(_) => {
-                    p.stack.pop();
-                    reader.get_mut().mark = end;
-                    buf.clear();
-                    continue;
-                }
-                Event::Text(_) | Event::Empty(_) | Event::Comment(_) | Event::CData(_) => {
-                    reader.get_mut().mark = end;
-                    buf.clear();
-                    continue;
-                }
-                _ => {}
+            } else if matches!(ev, Event::Text(_)) {
+                reader.get_mut().mark = end;
+                buf.clear();
+                continue;
             }
         }
         let done = matches!(ev, Event::Eof);
-        if let Err(stop) = p.event(&reader, ev) {
+        if let Err(stop) = p.event(ev) {
             return Err(stop.into_error(reader.get_ref().position(start), &options.limits));
         }
         if done {
@@ -240,7 +236,7 @@ pub fn parse<R: BufRead>(input: R, options: &ParseOptions) -> Result<Report> {
 }
 
 fn xml_error<R: BufRead>(
-    reader: &NsReader<Counting<R>>,
+    reader: &Reader<Counting<R>>,
     e: quick_xml::Error,
     limits: &Limits,
 ) -> Error {
@@ -257,13 +253,6 @@ fn xml_error<R: BufRead>(
             };
         }
         return Error::Io(io::Error::new(io.kind(), io.to_string()));
-    }
-    if let quick_xml::Error::Namespace(quick_xml::name::NamespaceError::TooManyBindings(n)) = &e {
-        return Error::Limit {
-            kind: LimitKind::Namespaces,
-            limit: *n as u64,
-            position,
-        };
     }
     if let quick_xml::Error::Syntax(_) | quick_xml::Error::IllFormed(_) = &e {
         let msg = e.to_string();
@@ -507,18 +496,168 @@ enum Ns {
     Other,
 }
 
-fn classify_ns(r: &ResolveResult<'_>) -> (Ns, Option<XccdfVersion>) {
-    match r {
-        ResolveResult::Bound(n) => match n.as_ref() {
-            ns::ARF => (Ns::Arf, None),
-            ns::XCCDF_1_2 => (Ns::Xccdf, Some(XccdfVersion::V1_2)),
-            ns::XCCDF_1_1 => (Ns::Xccdf, Some(XccdfVersion::V1_1)),
-            ns::OVAL_RES => (Ns::OvalRes, None),
-            ns::OVAL_DEF => (Ns::OvalDef, None),
-            ns::DS => (Ns::Ds, None),
-            _ => (Ns::Other, None),
-        },
+fn classify_ns(uri: &str) -> (Ns, Option<XccdfVersion>) {
+    match uri {
+        ns::ARF => (Ns::Arf, None),
+        ns::XCCDF_1_2 => (Ns::Xccdf, Some(XccdfVersion::V1_2)),
+        ns::XCCDF_1_1 => (Ns::Xccdf, Some(XccdfVersion::V1_1)),
+        ns::OVAL_RES => (Ns::OvalRes, None),
+        ns::OVAL_DEF => (Ns::OvalDef, None),
+        ns::DS => (Ns::Ds, None),
         _ => (Ns::Other, None),
+    }
+}
+
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// One `xmlns` / `xmlns:p` declaration in scope: `names[start..start + prefix_len]`
+/// is the prefix (empty for the default namespace), the `uri_len` bytes after it
+/// the URI (empty: undeclared, `xmlns=""` or `xmlns:p=""`).
+#[derive(Debug, Clone, Copy)]
+struct Binding {
+    start: usize,
+    prefix_len: usize,
+    uri_len: usize,
+    ns: Ns,
+    ver: Option<XccdfVersion>,
+}
+
+/// A namespace name resolved: what we match on, and the URI for messages.
+#[derive(Debug, Clone, Copy)]
+struct Resolved<'s, 'q> {
+    ns: Ns,
+    ver: Option<XccdfVersion>,
+    /// The namespace URI; `None` for no namespace or an undeclared prefix.
+    uri: Option<&'s str>,
+    local: &'q str,
+}
+
+/// Namespace scopes, kept only for the open elements the parser looks at (not for
+/// skipped subtrees: nothing inside them is resolved). Prefixes are looked up
+/// innermost first, so redeclared and rebound prefixes and default namespaces
+/// behave as the Namespaces in XML recommendation says.
+struct Namespaces {
+    names: String,
+    bindings: Vec<Binding>,
+    /// `bindings.len()` and `names.len()` before each open (non-skipped) element.
+    marks: Vec<(usize, usize)>,
+    max_bindings: usize,
+    xmlns: memchr::memmem::Finder<'static>,
+}
+
+impl Namespaces {
+    fn new(max_bindings: usize) -> Self {
+        Namespaces {
+            names: String::new(),
+            bindings: Vec::with_capacity(16),
+            marks: Vec::with_capacity(64),
+            max_bindings,
+            xmlns: memchr::memmem::Finder::new(b"xmlns"),
+        }
+    }
+
+    /// Opens the scope of element `e`: adds its namespace declarations.
+    fn push(&mut self, e: &BytesStart<'_>) -> Step {
+        self.marks.push((self.bindings.len(), self.names.len()));
+        // Most elements declare nothing: one substring search instead of parsing
+        // every attribute.
+        if self.xmlns.find(e.attributes_raw().as_bytes()).is_none() {
+            return Ok(());
+        }
+        for a in e.attributes().with_checks(false) {
+            let a = a.map_err(|err| Stop::Xml(err.to_string()))?;
+            let key: &str = a.key.as_ref();
+            let Some(rest) = key.strip_prefix("xmlns") else {
+                continue;
+            };
+            let prefix = match rest.strip_prefix(':') {
+                Some(p) => p,
+                None if rest.is_empty() => "",
+                None => continue,
+            };
+            // Like quick-xml's resolver: the URI is compared as written.
+            let uri: &str = &a.value;
+            match prefix {
+                "xml" if uri != XML_NS => {
+                    return Err(Stop::Xml(format!(
+                        "the `xml` prefix can only be bound to {XML_NS}, not {:?}",
+                        truncate(uri, 200)
+                    )));
+                }
+                "xml" => continue,
+                "xmlns" => {
+                    return Err(Stop::Xml(
+                        "the `xmlns` prefix cannot be declared".to_string(),
+                    ));
+                }
+                _ if uri == XML_NS || uri == XMLNS_NS => {
+                    return Err(Stop::Xml(format!(
+                        "prefix {:?} cannot be bound to the reserved namespace {uri}",
+                        truncate(prefix, 64)
+                    )));
+                }
+                _ => {}
+            }
+            if self.bindings.len() >= self.max_bindings {
+                return Err(Stop::Limit(LimitKind::Namespaces));
+            }
+            let (ns, ver) = classify_ns(uri);
+            let start = self.names.len();
+            self.names.push_str(prefix);
+            self.names.push_str(uri);
+            self.bindings.push(Binding {
+                start,
+                prefix_len: prefix.len(),
+                uri_len: uri.len(),
+                ns,
+                ver,
+            });
+        }
+        Ok(())
+    }
+
+    /// Closes the innermost scope opened by [`Namespaces::push`].
+    fn pop(&mut self) {
+        if let Some((b, n)) = self.marks.pop() {
+            self.bindings.truncate(b);
+            self.names.truncate(n);
+        }
+    }
+
+    /// Resolves an element name (unprefixed names take the default namespace).
+    fn resolve<'s, 'q>(&'s self, qname: &'q str) -> Resolved<'s, 'q> {
+        let (prefix, local) = match qname.find(':') {
+            Some(i) => (&qname[..i], &qname[i + 1..]),
+            None => ("", qname),
+        };
+        let unbound = Resolved {
+            ns: Ns::Other,
+            ver: None,
+            uri: None,
+            local,
+        };
+        if prefix == "xml" {
+            return Resolved {
+                uri: Some(XML_NS),
+                ..unbound
+            };
+        }
+        let found = self.bindings.iter().rev().find(|b| {
+            b.prefix_len == prefix.len() && &self.names[b.start..b.start + b.prefix_len] == prefix
+        });
+        match found {
+            Some(b) if b.uri_len > 0 => {
+                let at = b.start + b.prefix_len;
+                Resolved {
+                    ns: b.ns,
+                    ver: b.ver,
+                    uri: Some(&self.names[at..at + b.uri_len]),
+                    local,
+                }
+            }
+            _ => unbound,
+        }
     }
 }
 
@@ -574,6 +713,9 @@ struct Parser {
     root_seen: bool,
     root_closed: bool,
     stack: Vec<Frame>,
+    /// Elements open inside the innermost skipped element (`Frame::Skip` on top of
+    /// `stack`), counted instead of pushed by the fast path in [`parse`].
+    skip_extra: usize,
     /// The root element's name (for the truncation message).
     last_open: String,
     text: String,
@@ -591,6 +733,7 @@ struct Parser {
     oval_index: HashMap<String, usize>,
     def: Option<OvalDefinition>,
     system_seen: bool,
+    ns: Namespaces,
 }
 
 impl Parser {
@@ -608,6 +751,7 @@ impl Parser {
             root_seen: false,
             root_closed: false,
             stack: Vec::with_capacity(64),
+            skip_extra: 0,
             last_open: String::new(),
             text: String::new(),
             capturing: false,
@@ -624,6 +768,7 @@ impl Parser {
             oval_index: HashMap::new(),
             def: None,
             system_seen: false,
+            ns: Namespaces::new(o.limits.max_namespace_bindings),
         }
     }
 
@@ -635,11 +780,11 @@ impl Parser {
         Ok(())
     }
 
-    fn event<R>(&mut self, reader: &NsReader<R>, ev: Event<'_>) -> Step {
+    fn event(&mut self, ev: Event<'_>) -> Step {
         match ev {
-            Event::Start(e) => self.start(reader, &e),
+            Event::Start(e) => self.start(&e),
             Event::Empty(e) => {
-                self.start(reader, &e)?;
+                self.start(&e)?;
                 self.end()
             }
             Event::End(_) => self.end(),
@@ -691,7 +836,7 @@ impl Parser {
                 if let Some(_f) = self.stack.last() {
                     Err(Stop::Truncated {
                         open: self.last_open.clone(),
-                        depth: self.stack.len(),
+                        depth: self.stack.len() + self.skip_extra,
                     })
                 } else {
                     Ok(())
@@ -735,39 +880,42 @@ impl Parser {
         s
     }
 
-    fn start<R>(&mut self, reader: &NsReader<R>, e: &BytesStart<'_>) -> Step {
-        if self.stack.len() >= self.limits.max_depth {
+    fn start(&mut self, e: &BytesStart<'_>) -> Step {
+        if self.stack.len() + self.skip_extra >= self.limits.max_depth {
             return Err(Stop::Limit(LimitKind::Depth));
         }
         let parent = match self.stack.last() {
             Some(f) => *f,
             None => {
-                let frame = self.root(reader, e)?;
+                self.ns.push(e)?;
+                let frame = self.root(e)?;
                 self.stack.push(frame);
                 return Ok(());
             }
         };
         if parent == Frame::Skip {
-            self.stack.push(Frame::Skip);
+            self.skip_extra += 1;
             return Ok(());
         }
-        let (res, local) = reader.resolver().resolve_element(e.name());
-        let (n, ver) = classify_ns(&res);
-        let local = local.into_inner();
-        let frame = self.child(parent, n, ver, local, e)?;
+        self.ns.push(e)?;
+        let r = self.ns.resolve(e.name().into_inner());
+        let frame = self.child(parent, r.ns, r.ver, r.local, e)?;
+        if frame == Frame::Skip {
+            // Nothing inside is resolved: its declarations can go now.
+            self.ns.pop();
+        }
         self.stack.push(frame);
         Ok(())
     }
 
-    fn root<R>(&mut self, reader: &NsReader<R>, e: &BytesStart<'_>) -> Step<Frame> {
+    fn root(&mut self, e: &BytesStart<'_>) -> Step<Frame> {
         if self.root_closed {
             return Err(Stop::Xml("content after the root element".into()));
         }
         self.root_seen = true;
         self.last_open = e.name().into_inner().to_string();
-        let (res, local) = reader.resolver().resolve_element(e.name());
-        let (n, ver) = classify_ns(&res);
-        let local = local.into_inner();
+        let r = self.ns.resolve(e.name().into_inner());
+        let (n, ver, local) = (r.ns, r.ver, r.local);
         match (n, local) {
             (Ns::Arf, "asset-report-collection") => {
                 self.report.kind = DocumentKind::Arf;
@@ -786,10 +934,7 @@ impl Parser {
                 self.begin_oval()
             }
             _ => {
-                let uri = match &res {
-                    ResolveResult::Bound(n) => n.as_ref().to_string(),
-                    _ => String::new(),
-                };
+                let uri = r.uri.unwrap_or_default().to_string();
                 let local_s = local.to_string();
                 let hint = if local_s.eq_ignore_ascii_case("html") || uri == ns::XHTML {
                     HTML_HINT.to_string()
@@ -1214,11 +1359,19 @@ impl Parser {
 
     fn end(&mut self) -> Step {
         use Frame as F;
+        if self.skip_extra > 0 {
+            // Inside a skipped element (normally handled by the fast path).
+            self.skip_extra -= 1;
+            return Ok(());
+        }
         let Some(frame) = self.stack.pop() else {
             return Err(Stop::Xml("unexpected end tag".into()));
         };
         if self.stack.is_empty() {
             self.root_closed = true;
+        }
+        if frame != F::Skip {
+            self.ns.pop();
         }
         match frame {
             F::Skip

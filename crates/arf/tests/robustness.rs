@@ -56,6 +56,96 @@ fn namespaces_are_resolved_not_guessed() {
     assert_eq!(r.ignored_test_results, 1);
 }
 
+/// The parser's own namespace resolver (scopes, rebinding, undeclaring): every
+/// document below must give exactly the rule results `a` = fail (high) and `b` = pass.
+#[test]
+fn namespace_scopes_rebinding_and_undeclaring() {
+    let ok = [
+        // The same namespace bound to two prefixes, and as default, mixed.
+        format!(
+            r#"<p:TestResult xmlns:p="{X12}" xmlns:q="{X12}" id="t"><q:rule-result idref="a" severity="high"><p:result>fail</p:result></q:rule-result><rule-result xmlns="{X12}" idref="b"><q:result>pass</q:result></rule-result></p:TestResult>"#
+        ),
+        // The default namespace redeclared in a subtree (a foreign element in
+        // between whose children are in no namespace and ignored), then back in scope.
+        format!(
+            r#"<TestResult xmlns="{X12}" id="t"><x xmlns="urn:other"><rule-result idref="z"><result>fail</result></rule-result></x><rule-result idref="a" severity="high"><result>fail</result></rule-result><rule-result idref="b"><result>pass</result></rule-result></TestResult>"#
+        ),
+        // The default namespace undeclared on one rule result (ignored), and a
+        // declaration on a sibling does not leak to the next element.
+        format!(
+            r#"<x:TestResult xmlns:x="{X12}" id="t"><rule-result xmlns="" idref="y"><result>fail</result></rule-result><rule-result xmlns="{X12}" idref="a" severity="high"><result>fail</result></rule-result><rule-result idref="n"><result>fail</result></rule-result><x:rule-result idref="b"><x:result>pass</x:result></x:rule-result></x:TestResult>"#
+        ),
+        // A prefix rebound in a subtree (to another namespace, then back), and the
+        // declaration on the element itself applying to that element.
+        format!(
+            r#"<p:TestResult xmlns:p="{X12}" id="t"><p:rule-result xmlns:p="urn:other" idref="z"><p:result>fail</p:result></p:rule-result><p:rule-result idref="a" severity="high"><p:result xmlns:p="urn:other">pass</p:result><p:result>fail</p:result></p:rule-result><q:rule-result xmlns:q="{X12}" idref="b"><q:result>pass</q:result></q:rule-result></p:TestResult>"#
+        ),
+        // A prefix bound on an ancestor that the parser skips past (the ARF
+        // wrapper) and used deep inside; an element with an undeclared prefix.
+        arf_with(
+                r#"<u:rule-result idref="z"><u:result>fail</u:result></u:rule-result><x:TestResult id="t"><x:rule-result idref="a" severity="high"><x:result>fail</x:result></x:rule-result><x:rule-result idref="b"><x:result>pass</x:result></x:rule-result></x:TestResult>"#,
+            "",
+        )
+        .replacen(
+            &format!(r#"xmlns:arf="{ARF}""#),
+            &format!(r#"xmlns:arf="{ARF}" xmlns:x="{X12}""#),
+            1,
+        ),
+    ];
+    for (i, doc) in ok.iter().enumerate() {
+        for opts in [ParseOptions::full(), ParseOptions::summary()] {
+            let r = parse(doc.as_bytes(), &opts).unwrap_or_else(|e| panic!("doc {i}: {e}"));
+            assert_eq!(r.test_results.len(), 1, "doc {i}");
+            let tr = &r.test_results[0];
+            assert_eq!(tr.counts.get(ResultValue::Fail), 1, "doc {i}");
+            assert_eq!(tr.counts.get(ResultValue::Pass), 1, "doc {i}");
+            assert_eq!(tr.counts.total(), 2, "doc {i}");
+            assert_eq!(
+                tr.severity_counts(Severity::High).get(ResultValue::Fail),
+                1,
+                "doc {i}"
+            );
+            if opts.mode == Mode::Full {
+                let ids: Vec<_> = tr.rule_results.iter().map(|r| r.idref.as_str()).collect();
+                assert_eq!(ids, ["a", "b"], "doc {i}");
+            }
+        }
+    }
+    // `xmlns:p=""` undeclares `p` (XML 1.1 style): the element is not XCCDF.
+    let undeclared = format!(
+        r#"<p:TestResult xmlns:p="{X12}" id="t"><p:rule-result xmlns:p="" idref="z"><p:result>fail</p:result></p:rule-result></p:TestResult>"#
+    );
+    let r = parse_report(undeclared.as_bytes()).expect("parse");
+    assert_eq!(r.test_results[0].counts.total(), 0);
+    // Reserved prefixes and namespaces.
+    for bad in [
+        format!(r#"<TestResult xmlns="{X12}" xmlns:xml="urn:x" id="t"/>"#),
+        format!(r#"<TestResult xmlns="{X12}" xmlns:xmlns="urn:x" id="t"/>"#),
+        format!(
+            r#"<TestResult xmlns="{X12}" xmlns:p="http://www.w3.org/XML/1998/namespace" id="t"/>"#
+        ),
+    ] {
+        match parse_report(bad.as_bytes()) {
+            Err(Error::Xml { .. }) => {}
+            other => panic!("{bad}: {:?}", other.err()),
+        }
+    }
+    // The binding limit holds on the path of resolved elements.
+    let mut limits = Limits::default();
+    limits.max_namespace_bindings = 3;
+    let many = format!(
+        r#"<TestResult xmlns="{X12}" xmlns:a="urn:a" xmlns:b="urn:b" id="t"><target xmlns:c="urn:c">x</target></TestResult>"#
+    );
+    match parse(many.as_bytes(), &ParseOptions::full().with_limits(limits)) {
+        Err(Error::Limit {
+            kind: LimitKind::Namespaces,
+            limit: 3,
+            ..
+        }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+}
+
 #[test]
 fn doctype_and_entities_are_refused() {
     let xxe = r#"<?xml version="1.0"?>
