@@ -30,6 +30,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
 
+step "cargo test: optional features (oci-spec conversions)"
+cargo clippy -p imprimatur-reference --all-targets --features oci-spec --locked -- -D warnings
+cargo test -p imprimatur-reference --features oci-spec --locked
+
 step "cargo deny check bans licenses sources"
 cargo deny --log-level error check bans licenses sources
 

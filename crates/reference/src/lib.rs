@@ -64,6 +64,8 @@
 //!
 //! * `oci-spec` (off by default): `From<&Reference>` for
 //!   `oci_spec::distribution::Reference` and `TryFrom` back (re-validated).
+//!   `oci-client` (0.12 and later) re-exports that very type as
+//!   `oci_client::Reference`, so the same conversions serve it.
 //!
 //! `serde` support is always on: [`Reference`] and [`Digest`] serialize as
 //! their string forms; a [`Reference`] deserializes with
