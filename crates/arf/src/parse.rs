@@ -721,6 +721,11 @@ struct Parser {
     text: String,
     capturing: bool,
     text_truncated: bool,
+    /// Capturing a rule description: only an excerpt is kept, so collecting stops
+    /// once the excerpt is known to be cut ([`Parser::cut_excerpt`]).
+    excerpt_capture: bool,
+    /// Text length at which to try [`Parser::cut_excerpt`] next.
+    excerpt_check_at: usize,
     stash_a: Option<String>,
     stash_b: Option<String>,
     items: u64,
@@ -756,6 +761,8 @@ impl Parser {
             text: String::new(),
             capturing: false,
             text_truncated: false,
+            excerpt_capture: false,
+            excerpt_check_at: 0,
             stash_a: None,
             stash_b: None,
             items: 0,
@@ -859,23 +866,53 @@ impl Parser {
             return Err(Stop::Limit(LimitKind::TextSize));
         }
         self.text.push_str(s);
+        if self.excerpt_capture && self.text.len() >= self.excerpt_check_at {
+            self.cut_excerpt();
+        }
         Ok(())
+    }
+
+    /// If the description collected so far already gives a cut excerpt, keeps
+    /// just that excerpt and stops collecting (the rest cannot change it:
+    /// `excerpt(excerpt(s)) == excerpt(s)` for a cut excerpt).
+    fn cut_excerpt(&mut self) {
+        let max = self.limits.description_excerpt;
+        let (ex, cut) = excerpt_cut(&self.text, max);
+        if cut {
+            self.text.clear();
+            self.text.push_str(&ex);
+            self.text_truncated = true;
+            self.capturing = false;
+        } else {
+            // Mostly whitespace so far: look again when the text has doubled.
+            self.excerpt_check_at = self.text.len().saturating_mul(2);
+        }
     }
 
     fn begin_capture(&mut self) {
         self.text.clear();
         self.capturing = true;
         self.text_truncated = false;
+        self.excerpt_capture = false;
     }
 
+    fn begin_excerpt_capture(&mut self) {
+        self.begin_capture();
+        self.excerpt_capture = true;
+        // Descriptions rarely have more whitespace than text.
+        self.excerpt_check_at = self
+            .limits
+            .description_excerpt
+            .saturating_mul(2)
+            .saturating_add(64);
+    }
+
+    /// The collected text, trimmed (one allocation of the exact size; the
+    /// collection buffer keeps its capacity for the next text).
     fn take_text(&mut self) -> String {
         self.capturing = false;
-        let t = self.text.trim();
-        let s = if t.len() == self.text.len() {
-            std::mem::take(&mut self.text)
-        } else {
-            t.to_string()
-        };
+        self.excerpt_capture = false;
+        let s = self.text.trim().to_string();
         self.text.clear();
         s
     }
@@ -1023,7 +1060,7 @@ impl Parser {
                     F::RuleTitle
                 }
                 (Ns::Xccdf, "description") => {
-                    self.begin_capture();
+                    self.begin_excerpt_capture();
                     F::RuleDescription
                 }
                 (Ns::Xccdf, "ident") => {
@@ -1399,8 +1436,10 @@ impl Parser {
                 }
             }
             F::RuleDescription => {
-                let t = self.take_text();
-                let ex = excerpt(&t, self.limits.description_excerpt);
+                self.capturing = false;
+                self.excerpt_capture = false;
+                let ex = excerpt(&self.text, self.limits.description_excerpt);
+                self.text.clear();
                 if let Some(r) = self.rule.as_mut() {
                     r.description = Some(ex);
                 }
@@ -1586,25 +1625,35 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// Collapses whitespace and cuts at `max` characters (on a char boundary).
+/// Collapses whitespace and keeps the first `max` characters of that (then `…`
+/// if anything was left out).
 fn excerpt(s: &str, max: usize) -> String {
+    excerpt_cut(s, max).0
+}
+
+/// [`excerpt`], and whether it was cut (then it ends with `…`).
+fn excerpt_cut(s: &str, max: usize) -> (String, bool) {
     let mut out = String::with_capacity(s.len().min(max + 4));
     let mut chars = 0usize;
     for word in s.split_whitespace() {
         if !out.is_empty() {
+            if chars >= max {
+                out.push('…');
+                return (out, true);
+            }
             out.push(' ');
             chars += 1;
         }
         for c in word.chars() {
             if chars >= max {
                 out.push('…');
-                return out;
+                return (out, true);
             }
             out.push(c);
             chars += 1;
         }
     }
-    out
+    (out, false)
 }
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Step<Option<String>> {
@@ -1614,6 +1663,14 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Step<Option<String>> {
 
 /// Reads unprefixed attributes (which have no namespace) by local name.
 fn attrs<const N: usize>(e: &BytesStart<'_>, names: [&str; N]) -> Step<[Option<String>; N]> {
+    if let Some(found) = attrs_plain(e.attributes_raw(), names) {
+        return Ok(found.map(|v| v.map(str::to_string)));
+    }
+    attrs_slow(e, names)
+}
+
+/// [`attrs`] with quick-xml's attribute parser.
+fn attrs_slow<const N: usize>(e: &BytesStart<'_>, names: [&str; N]) -> Step<[Option<String>; N]> {
     let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
     // Duplicate-attribute checks are quadratic; the last value wins instead.
     for a in e.attributes().with_checks(false) {
@@ -1632,4 +1689,108 @@ fn attrs<const N: usize>(e: &BytesStart<'_>, names: [&str; N]) -> Step<[Option<S
         }
     }
     Ok(out)
+}
+
+/// Fast path of [`attrs`] for the common case: only `name="value"` (or `'value'`)
+/// pairs separated by whitespace, and the wanted values need no normalization (no
+/// `&`, `<`, tab, CR or LF). Returns `None` on anything else, and [`attrs`] then
+/// uses quick-xml's attribute parser (with its normalization and its errors).
+fn attrs_plain<'a, const N: usize>(raw: &'a str, names: [&str; N]) -> Option<[Option<&'a str>; N]> {
+    let b = raw.as_bytes();
+    let is_ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let mut out: [Option<&'a str>; N] = [None; N];
+    let mut i = 0;
+    loop {
+        while i < b.len() && is_ws(b[i]) {
+            i += 1;
+        }
+        if i == b.len() {
+            return Some(out);
+        }
+        let key_start = i;
+        while i < b.len() && !is_ws(b[i]) && !matches!(b[i], b'=' | b'"' | b'\'' | b'/') {
+            i += 1;
+        }
+        if i == key_start || b.get(i) != Some(&b'=') {
+            return None;
+        }
+        let key = &raw[key_start..i];
+        let quote = *b.get(i + 1)?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        let value_start = i + 2;
+        let len = memchr::memchr(quote, b.get(value_start..)?)?;
+        let value = &raw[value_start..value_start + len];
+        i = value_start + len + 1;
+        if i < b.len() && !is_ws(b[i]) {
+            return None;
+        }
+        if let Some(k) = names.iter().position(|n| *n == key) {
+            if value
+                .bytes()
+                .any(|c| matches!(c, b'&' | b'<' | b'\t' | b'\n' | b'\r'))
+            {
+                return None;
+            }
+            // The last value wins, as in the slow path.
+            out[k] = Some(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast attribute path gives what quick-xml's parser gives, or defers to it.
+    #[test]
+    fn plain_attributes_match_quick_xml() {
+        let cases = [
+            r#" a="1" b='2'"#,
+            r#"  a="x y"  b="" c="3"
+ "#,
+            r#" a="1" a="2""#,
+            r#" b="&amp;" a="ok""#,
+            r#" a="tab	in" b="1""#,
+            r#" a="1"b="2""#,
+            r#" a=1"#,
+            r#" a"#,
+            r#" a = "1""#,
+            r#" xmlns:p="urn:p" p:a="n" a="é€""#,
+            r#" a="it's" b='say "hi"'"#,
+            r#" a="unterminated"#,
+            r#" a="<""#,
+            "",
+        ];
+        for raw in cases {
+            let e = BytesStart::from_content(format!("e{raw}"), 1);
+            let slow = attrs_slow(&e, ["a", "b", "c"]).ok();
+            if let Some(fast) = attrs_plain(e.attributes_raw(), ["a", "b", "c"]) {
+                let fast = fast.map(|v| v.map(str::to_string));
+                assert_eq!(Some(fast), slow, "{raw:?}");
+            }
+            // And through the public helper.
+            assert_eq!(attrs(&e, ["a", "b", "c"]).ok(), slow, "{raw:?}");
+        }
+        // The common case does take the fast path.
+        assert!(attrs_plain(r#" a="1" b='2'"#, ["a"]).is_some());
+    }
+
+    /// `excerpt(excerpt(s)) == excerpt(s)` once cut, for every prefix of a text:
+    /// what lets the parser stop collecting a description early.
+    #[test]
+    fn cut_excerpts_are_stable() {
+        let s = "  Set   wörd  a\n\tb  €€ c  dd eee  ffff  ";
+        let cuts: Vec<usize> = (0..=s.len()).filter(|&i| s.is_char_boundary(i)).collect();
+        for max in 0..30 {
+            let whole = excerpt(s, max);
+            for &i in &cuts {
+                let (ex, cut) = excerpt_cut(&s[..i], max);
+                if cut {
+                    assert_eq!(excerpt(&ex, max), whole, "max {max} prefix {i}");
+                }
+            }
+        }
+    }
 }

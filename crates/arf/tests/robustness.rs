@@ -507,3 +507,73 @@ fn descriptions_keep_text_of_inline_markup() {
         Some("Set PermitRootLogin no in sshd_config.")
     );
 }
+
+/// Long descriptions are collected only until the excerpt is known: the excerpt
+/// must not depend on where collection stops (inline markup, entity references,
+/// whitespace runs and multi-byte characters around the cut, every excerpt size).
+#[test]
+fn description_excerpts_of_long_text() {
+    let mut body = String::new();
+    let mut plain = String::new();
+    for i in 0..300 {
+        let (xml, text) = match i % 5 {
+            0 => (format!("wörd{i} "), format!("wörd{i} ")),
+            1 => (
+                format!("<h:code>c{i}</h:code>\n      "),
+                format!("c{i}\n      "),
+            ),
+            2 => (format!("a&amp;b{i}   "), format!("a&b{i}   ")),
+            3 => (format!("<h:i>x<h:b>é{i}</h:b></h:i>"), format!("xé{i}")),
+            _ => (
+                format!("{}€{i} ", " ".repeat(i % 40)),
+                format!("{}€{i} ", " ".repeat(i % 40)),
+            ),
+        };
+        body.push_str(&xml);
+        plain.push_str(&text);
+    }
+    let xml = format!(
+        r#"<Benchmark xmlns="{X12}" xmlns:h="http://www.w3.org/1999/xhtml" id="b">
+  <Rule id="r" severity="low"><title>T</title><description>{body}</description><ident system="s">I-1</ident></Rule>
+  <TestResult id="t"><rule-result idref="r"><result>pass</result></rule-result></TestResult>
+</Benchmark>"#
+    );
+    // Expected, computed independently: whitespace collapsed, the first `max`
+    // characters, then `…` if anything is left.
+    let collapsed: Vec<char> = plain
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .collect();
+    for max in [
+        0,
+        1,
+        5,
+        17,
+        100,
+        399,
+        400,
+        401,
+        1000,
+        3000,
+        collapsed.len(),
+        100_000,
+    ] {
+        let mut expected: String = collapsed.iter().take(max).collect();
+        if collapsed.len() > max {
+            expected.push('…');
+        }
+        let opts =
+            ParseOptions::full().with_limits(Limits::default().with_description_excerpt(max));
+        let r = parse(xml.as_bytes(), &opts).expect("parse");
+        let rule = &r.rules["r"];
+        assert_eq!(
+            rule.description.as_deref(),
+            Some(expected.as_str()),
+            "max {max}"
+        );
+        assert_eq!(rule.idents.len(), 1, "max {max}");
+        assert_eq!(rule.title.as_deref(), Some("T"));
+    }
+}
