@@ -13,6 +13,11 @@
 //! * `full`: `imprimatur_arf::parse_report` (rule results, rule metadata, OVAL definitions).
 //!
 //! Whole-process comparisons with oscap, xmllint and lxml: `scripts/bench-arf.sh`.
+//!
+//! On a loaded machine the groups above drift between functions; for the ratios
+//! against the raw reader, `ARF_PAIRED=1 cargo bench --bench arf` first runs
+//! interleaved rounds (raw reader, summary, full, order rotated per round) and
+//! prints the median per-round ratios.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -66,7 +71,56 @@ fn raw_nsreader(bytes: &[u8]) -> u64 {
     n
 }
 
+/// Interleaved rounds: MiB/s medians and the median of per-round ratios to the raw
+/// reader (robust to load that changes between criterion's sequential groups).
+fn paired(label: &str, bytes: &[u8]) {
+    const ROUNDS: usize = 31;
+    let mib = bytes.len() as f64 / (1024.0 * 1024.0);
+    let kinds: [(&str, &dyn Fn()); 3] = [
+        ("raw-reader", &|| {
+            black_box(raw_reader(black_box(bytes)));
+        }),
+        ("summary", &|| {
+            black_box(imprimatur::arf::parse_summary(black_box(bytes)).unwrap());
+        }),
+        ("full", &|| {
+            black_box(imprimatur::arf::parse_report(black_box(bytes)).unwrap());
+        }),
+    ];
+    let mut secs = vec![Vec::new(); kinds.len()];
+    for round in 0..ROUNDS + 2 {
+        for k in 0..kinds.len() {
+            let k = (k + round) % kinds.len();
+            let t = std::time::Instant::now();
+            (kinds[k].1)();
+            if round >= 2 {
+                secs[k].push(t.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (k, (name, _)) in kinds.iter().enumerate() {
+        let ratio = median(secs[0].iter().zip(&secs[k]).map(|(r, x)| r / x).collect());
+        println!(
+            "paired {label} {name:<10} {:7.1} MiB/s  {:5.1} % of raw-reader",
+            mib / median(secs[k].clone()),
+            ratio * 100.0
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    if std::env::var_os("ARF_PAIRED").is_some() {
+        for name in [
+            "host-big-syschar-arf.xml.gz",
+            "chroot-bullseye-standard-arf.xml.gz",
+        ] {
+            paired(name.trim_end_matches(".xml.gz"), &load(name));
+        }
+    }
     for name in [
         "host-big-syschar-arf.xml.gz",
         "chroot-bullseye-standard-arf.xml.gz",

@@ -1644,6 +1644,17 @@ fn excerpt_cut(s: &str, max: usize) -> (String, bool) {
             out.push(' ');
             chars += 1;
         }
+        // Whole words while they fit (the common case), char by char at the cut.
+        let n = if word.is_ascii() {
+            word.len()
+        } else {
+            word.chars().count()
+        };
+        if chars + n <= max {
+            out.push_str(word);
+            chars += n;
+            continue;
+        }
         for c in word.chars() {
             if chars >= max {
                 out.push('…');
