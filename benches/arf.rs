@@ -14,6 +14,16 @@
 //!
 //! Whole-process comparisons with oscap, xmllint and lxml: `scripts/bench-arf.sh`.
 //!
+//! Measured 2026-11-25 (2 vCPUs, two nice-19 fuzzers running; MiB/s, criterion medians):
+//!
+//! | file | raw Reader | raw NsReader | summary | full | full / raw |
+//! |---|---|---|---|---|---|
+//! | host-big-syschar (17.6 MB) | 608 | 503 | 452 | 445 | 73 % |
+//! | chroot-bullseye (8.3 MB) | 853 | 642 | 622 | 440 | 52 % |
+//!
+//! Paired rounds (below), the parser before and after its own namespace resolver:
+//! bullseye full 331 -> 447 MiB/s (38 % -> 51 % of raw Reader), summary 447 -> 620.
+//!
 //! On a loaded machine the groups above drift between functions; for the ratios
 //! against the raw reader, `ARF_PAIRED=1 cargo bench --bench arf` first runs
 //! interleaved rounds (raw reader, summary, full, order rotated per round) and
