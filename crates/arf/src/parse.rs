@@ -62,7 +62,9 @@ pub struct Limits {
     /// Maximum number of stored items (rule results, idents, checks, messages,
     /// rules, definitions, references, …; default 20 million).
     pub max_items: u64,
-    /// Maximum namespace declarations in scope (default 1024).
+    /// Maximum namespace declarations in scope (default 1024). Declarations are
+    /// only read on the elements the parser resolves; inside skipped subtrees
+    /// (nothing there is resolved) they are neither stored nor checked.
     pub max_namespace_bindings: usize,
     /// Characters kept from a rule description (default 400).
     pub description_excerpt: usize,
