@@ -508,7 +508,8 @@ pub(crate) fn verify(args: VerifyArgs) -> ExitCode {
 
 fn verify_inner(args: &VerifyArgs) -> Result<(String, String)> {
     // The expected reference is checked first, as skopeo does.
-    let expected = Reference::parse_normalized(&args.reference)
+    // (verify_standalone parses it again; this only orders the errors.)
+    Reference::parse_normalized(&args.reference)
         .with_context(|| format!("invalid reference {:?}", args.reference))?;
     let mut keys = sig::TrustedKeys::new();
     for f in &args.public_key {
@@ -536,49 +537,17 @@ fn verify_inner(args: &VerifyArgs) -> Result<(String, String)> {
         }
         (None, Some(d)) => {
             let digest = parse_digest(d)?;
-            let (fpr, digest) = verify_digest(&verifier, &accepted, &expected, &digest, &blob)?;
-            Ok((fpr.to_string(), digest))
+            let v = sig::verify_standalone_digest(
+                &verifier,
+                &digest,
+                &args.reference,
+                &accepted,
+                &blob,
+            )?;
+            Ok((v.fingerprint.to_string(), v.digest.to_string()))
         }
         _ => bail!("give exactly one of --manifest and --digest"),
     }
-}
-
-/// §3.2 standalone verification against a digest instead of a manifest:
-/// crypto and key identity, strict payload, digest (string equality), then
-/// reference (normalized strings equal, no default tag added).
-///
-/// TODO(sig-core): `imprimatur_signature::verify_standalone` takes manifest
-/// bytes only; move this there as a digest-taking variant.
-fn verify_digest(
-    verifier: &sig::Verifier<'_>,
-    accepted: &[sig::Fingerprint],
-    expected: &Reference,
-    digest: &Digest,
-    blob: &[u8],
-) -> Result<(sig::Fingerprint, String)> {
-    let v = verifier.verify_accepted(blob, accepted)?;
-    let payload = sig::Payload::parse(&v.payload).map_err(sig::VerifyError::from)?;
-    if payload.docker_manifest_digest != digest.as_str() {
-        bail!(sig::VerifyError::DigestMismatch {
-            signed: payload.docker_manifest_digest,
-            actual: digest.to_string(),
-        });
-    }
-    let signed = Reference::parse_normalized(&payload.docker_reference)
-        .map_err(|_| sig::VerifyError::InvalidSignedReference(payload.docker_reference.clone()))?;
-    if signed.to_string() != expected.to_string() {
-        bail!(sig::VerifyError::ReferenceMismatch {
-            signed: signed.to_string(),
-            expected: expected.to_string(),
-        });
-    }
-    // As verify_standalone: the accepted identity that matched.
-    let fpr = if accepted.contains(&v.signer) {
-        v.signer
-    } else {
-        v.primary
-    };
-    Ok((fpr, payload.docker_manifest_digest))
 }
 
 // ---------------------------------------------------------------------------
