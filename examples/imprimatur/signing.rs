@@ -92,7 +92,7 @@ fn keygen_inner(args: KeygenArgs) -> Result<()> {
     let key = sig::generate_key(keygen_options(&args.userid, args.cipher))
         .context("generating the key")?;
     let secret = key
-        .secret_armored(passphrase.as_deref())
+        .secret_armored(passphrase.as_ref().map(sig::Passphrase::expose))
         .context("exporting the secret key")?;
     let public = key.public_armored().context("exporting the public key")?;
     write_atomic(&args.secret_key_out, secret.as_ref(), 0o600, args.force)
@@ -226,7 +226,7 @@ fn sign_inner(args: SignArgs) -> Result<()> {
         sig::Signer::builder(&secret)
             .hash(hash)
             .compressed(args.compress)
-            .passphrase_opt(passphrase.as_deref())
+            .passphrase_opt(passphrase.as_ref().map(sig::Passphrase::expose))
             .build()
             .with_context(|| format!("unlocking the secret key {}", args.key.display()))
     };
@@ -596,13 +596,17 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// The first line of a passphrase file, without its line ending (as skopeo's
-/// --passphrase-file).
-fn read_passphrase(path: &Path) -> Result<String> {
-    let bytes = read_bounded(path)?;
-    let text =
-        String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))?;
-    let line = text.lines().next().unwrap_or("");
-    Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
+/// --passphrase-file). The file's bytes are wiped once the line is copied.
+fn read_passphrase(path: &Path) -> Result<sig::Passphrase> {
+    // A Passphrase around the whole file, so the buffer is wiped on drop.
+    let whole = sig::Passphrase::new(
+        String::from_utf8(read_bounded(path)?)
+            .map_err(|_| anyhow!("{} is not UTF-8", path.display()))?,
+    );
+    let line = whole.expose().lines().next().unwrap_or("");
+    Ok(sig::Passphrase::from(
+        line.strip_suffix('\r').unwrap_or(line),
+    ))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory,
@@ -610,30 +614,11 @@ fn read_passphrase(path: &Path) -> Result<String> {
 /// permissions), then renames it into place (or links it, when `overwrite` is
 /// false, so an existing file is never replaced).
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".imprimatur-")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // tempfile creates 0600; widen only if asked.
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(mode))?;
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    if overwrite {
-        tmp.persist(path).map_err(|e| e.error)?;
-    } else {
-        tmp.persist_noclobber(path).map_err(|e| e.error)?;
-    }
+    let options = imprimatur_registry::files::WriteOptions::new()
+        .mode(mode)
+        .overwrite(overwrite)
+        .create_dirs(false);
+    imprimatur_registry::files::write_atomic(path, bytes, &options)?;
     Ok(())
 }
 
@@ -662,9 +647,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pass");
         fs::write(&p, "s3cret\r\nsecond line\n").unwrap();
-        assert_eq!(read_passphrase(&p).unwrap(), "s3cret");
+        assert_eq!(read_passphrase(&p).unwrap().expose(), "s3cret");
+        assert!(!format!("{:?}", read_passphrase(&p).unwrap()).contains("s3cret"));
         fs::write(&p, "").unwrap();
-        assert_eq!(read_passphrase(&p).unwrap(), "");
+        assert_eq!(read_passphrase(&p).unwrap().expose(), "");
     }
 
     #[test]

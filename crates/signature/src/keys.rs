@@ -163,9 +163,22 @@ impl TrustedKeys {
 ///
 /// The secret stays as loaded (possibly encrypted) until a
 /// [`Signer`](crate::Signer) is built from it.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the fingerprint and whether the key is encrypted, never
+/// key material (sequoia's own `Debug` prints unencrypted secret MPIs in
+/// debug builds).
+#[derive(Clone)]
 pub struct SecretKey {
     pub(crate) cert: Cert,
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretKey")
+            .field("fingerprint", &self.fingerprint())
+            .field("encrypted", &self.is_encrypted())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SecretKey {
@@ -331,9 +344,19 @@ pub fn generate_key(opts: KeyGenOptions) -> Result<GeneratedKey, Error> {
 }
 
 /// A freshly generated key (secret material unencrypted in memory).
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the fingerprint only, never key material.
+#[derive(Clone)]
 pub struct GeneratedKey {
     key: SecretKey,
+}
+
+impl std::fmt::Debug for GeneratedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedKey")
+            .field("fingerprint", &self.fingerprint())
+            .finish_non_exhaustive()
+    }
 }
 
 impl GeneratedKey {
@@ -390,7 +413,7 @@ fn encrypt_cert(cert: &Cert, passphrase: &str) -> Result<Cert, Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -411,6 +434,54 @@ mod tests {
 
         // Public key is not a secret key.
         assert!(SecretKey::from_bytes(&public).is_err());
+    }
+
+    /// The unencrypted secret scalar of an Ed25519 key, as bytes.
+    pub(crate) fn secret_bytes(key: &SecretKey) -> Vec<u8> {
+        use openpgp::crypto::mpi;
+        use openpgp::packet::key::SecretKeyMaterial;
+        match key.cert.primary_key().key().optional_secret() {
+            Some(SecretKeyMaterial::Unencrypted(u)) => u.map(|m| match m {
+                mpi::SecretKeyMaterial::EdDSA { scalar } => scalar.value().to_vec(),
+                _ => Vec::new(),
+            }),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every way the secret could appear in a formatted string.
+    pub(crate) fn assert_no_secret(shown: &str, secret: &[u8]) {
+        assert!(secret.len() >= 16, "test key has a secret");
+        let upper: String = secret.iter().map(|b| format!("{b:02X}")).collect();
+        let spaced: Vec<String> = secret.iter().map(|b| format!("{b:02X}")).collect();
+        for needle in [
+            upper.clone(),
+            upper.to_lowercase(),
+            spaced[..8].join(" "),
+            format!("{:?}", &secret[..8])
+                .trim_end_matches(']')
+                .to_owned(),
+        ] {
+            assert!(!shown.contains(&needle), "secret {needle} in {shown}");
+        }
+        assert!(!shown.contains("bits:"), "an MPI is printed: {shown}");
+    }
+
+    #[test]
+    fn secret_keys_do_not_print_key_material() {
+        let g = generate_key(KeyGenOptions::new("Debug <debug@example.invalid>")).expect("gen");
+        let secret = secret_bytes(g.secret_key());
+        let shown = format!("{g:?} {g:#?} {:?}", g.secret_key());
+        assert_no_secret(&shown, &secret);
+        assert!(shown.contains(g.fingerprint().as_str()), "{shown}");
+        let reloaded =
+            SecretKey::from_bytes(&g.secret_armored(None).expect("export")).expect("load");
+        assert_no_secret(&format!("{reloaded:?} {reloaded:#?}"), &secret);
+        // The check itself would catch sequoia's Debug in debug builds.
+        if cfg!(debug_assertions) {
+            let leaky = format!("{:?}", g.secret_key().cert.primary_key().key());
+            assert!(leaky.contains("bits:"), "sequoia's Debug changed: {leaky}");
+        }
     }
 
     #[test]

@@ -66,6 +66,7 @@ mod error;
 mod fingerprint;
 mod keys;
 mod manifest;
+mod passphrase;
 mod payload;
 mod sign;
 mod standalone;
@@ -80,6 +81,7 @@ pub use keys::{
     generate_key,
 };
 pub use manifest::{MAX_MANIFEST_BYTES, digest_matches, manifest_digest};
+pub use passphrase::Passphrase;
 pub use payload::{CREATOR, Payload, SIGNATURE_TYPE};
 pub use sign::{HashAlgo, Signer, SignerBuilder};
 pub use standalone::{StandaloneVerified, verify_standalone, verify_standalone_digest};

@@ -16,7 +16,7 @@ use openpgp::types::{
 };
 use std::io::Write;
 
-use crate::{Error, Fingerprint, Payload, SecretKey};
+use crate::{Error, Fingerprint, Passphrase, Payload, SecretKey};
 
 /// The hash algorithm of produced signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,27 +39,44 @@ impl HashAlgo {
 }
 
 /// Builder for [`Signer`]; see [`Signer::builder`].
-#[derive(Debug)]
+///
+/// `Debug` shows whether a passphrase was given, never the passphrase; the
+/// passphrase is wiped from memory when the builder is dropped.
 #[must_use]
 pub struct SignerBuilder<'a> {
     key: &'a SecretKey,
-    passphrase: Option<String>,
+    passphrase: Option<Passphrase>,
     hash: HashAlgo,
     compressed: bool,
     reference_time: Option<SystemTime>,
 }
 
+impl std::fmt::Debug for SignerBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignerBuilder")
+            .field("key", &self.key)
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
+            .field("hash", &self.hash)
+            .field("compressed", &self.compressed)
+            .field("reference_time", &self.reference_time)
+            .finish()
+    }
+}
+
 impl SignerBuilder<'_> {
     /// The passphrase that decrypts the secret key (ignored when the key is
-    /// not encrypted).
-    pub fn passphrase(mut self, passphrase: impl Into<String>) -> Self {
+    /// not encrypted). Takes a [`Passphrase`], a `String` or a `&str`.
+    pub fn passphrase(mut self, passphrase: impl Into<Passphrase>) -> Self {
         self.passphrase = Some(passphrase.into());
         self
     }
 
     /// Like [`passphrase`](Self::passphrase), taking an option.
     pub fn passphrase_opt(mut self, passphrase: Option<&str>) -> Self {
-        self.passphrase = passphrase.map(str::to_owned);
+        self.passphrase = passphrase.map(Passphrase::from);
         self
     }
 
@@ -109,7 +126,7 @@ impl SignerBuilder<'_> {
                 return Err(Error::PassphraseRequired);
             };
             key = key
-                .decrypt_secret(&Password::from(p.as_str()))
+                .decrypt_secret(&Password::from(p.expose()))
                 .map_err(|_| Error::WrongPassphrase)?;
         }
         let created = key.creation_time();
@@ -318,5 +335,23 @@ mod tests {
     #[test]
     fn signer_is_send_sync() {
         assert_send_sync::<Signer>();
+    }
+
+    #[test]
+    fn builder_and_signer_do_not_print_secrets() {
+        let g =
+            crate::generate_key(crate::KeyGenOptions::new("D <d@example.invalid>")).expect("gen");
+        let secret = crate::keys::tests::secret_bytes(g.secret_key());
+        let b = Signer::builder(g.secret_key()).passphrase("hunter2-passphrase");
+        let shown = format!("{b:?} {b:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        crate::keys::tests::assert_no_secret(&shown, &secret);
+        let b = Signer::builder(g.secret_key()).passphrase_opt(Some("hunter2-passphrase"));
+        assert!(!format!("{b:?}").contains("hunter2"));
+        let signer = b.build().expect("unencrypted key: passphrase ignored");
+        let shown = format!("{signer:?} {signer:#?}");
+        crate::keys::tests::assert_no_secret(&shown, &secret);
+        assert!(shown.contains(g.fingerprint().as_str()), "{shown}");
     }
 }
