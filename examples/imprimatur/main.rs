@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod arf;
+mod image;
 mod lookaside;
 mod policy;
+mod registry_args;
 mod signing;
 mod trust;
 
@@ -28,6 +30,8 @@ enum Command {
     Keygen(signing::KeygenArgs),
     Sign(signing::SignArgs),
     Verify(signing::VerifyArgs),
+    Inspect(image::InspectArgs),
+    Unpack(image::UnpackArgs),
     Arf(arf::ArfArgs),
     Trust(trust::TrustArgs),
     Policy(policy::PolicyArgs),
@@ -35,12 +39,27 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    registry_args::install_crypto_provider();
     match cli.command {
         Command::Keygen(a) => signing::keygen(a),
         Command::Sign(a) => signing::sign(a),
         Command::Verify(a) => signing::verify(a),
+        Command::Inspect(a) => image::inspect_cmd(a),
+        Command::Unpack(a) => image::unpack_cmd(a),
         Command::Arf(a) => arf::run(a),
         Command::Trust(a) => trust::run(a),
         Command::Policy(a) => policy::run(a),
+    }
+}
+
+/// Exit status of a command without a "denied" outcome: 0, or 1 with the
+/// error chain on stderr.
+fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

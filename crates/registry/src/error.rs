@@ -180,6 +180,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Unpacking a layer failed.
+    #[error("layer {layer}: {source}")]
+    Unpack {
+        /// The layer's digest.
+        layer: Digest,
+        /// The cause.
+        #[source]
+        source: crate::unpack::UnpackError,
+    },
     /// The operation was cancelled or a worker task failed.
     #[error("{0}")]
     Aborted(String),

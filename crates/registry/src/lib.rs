@@ -13,6 +13,8 @@ pub mod docker;
 pub mod error;
 pub mod files;
 pub mod image;
+pub mod inspect;
+pub mod pull;
 pub mod source;
 pub mod transport;
 pub mod unpack;
@@ -22,5 +24,7 @@ pub use docker::{
 };
 pub use error::{Error, Location, Result};
 pub use image::{Descriptor, ImageConfig, Manifest, ManifestKind, Platform};
+pub use inspect::{ImageInfo, inspect};
+pub use pull::{PullEvent, UnpackedImage, unpack_image};
 pub use source::{ImageSource, ResolvedImage};
 pub use transport::ImageReference;

@@ -219,7 +219,7 @@ impl ImageSource {
         let mut bytes = Vec::new();
         self.blob(descriptor, |chunk| {
             bytes.extend_from_slice(&chunk);
-            Ok(())
+            std::future::ready(Ok(()))
         })
         .await?;
         serde_json::from_slice(&bytes)
@@ -228,11 +228,14 @@ impl ImageSource {
 
     /// Streams a blob into `sink`, checking its size and digest. On an error
     /// after some bytes were delivered the caller must discard them.
-    pub async fn blob(
+    pub async fn blob<Fut>(
         &self,
         descriptor: &Descriptor,
-        sink: impl FnMut(Bytes) -> Result<()>,
-    ) -> Result<u64> {
+        sink: impl FnMut(Bytes) -> Fut,
+    ) -> Result<u64>
+    where
+        Fut: std::future::Future<Output = Result<()>>,
+    {
         match &self.kind {
             SourceKind::Docker {
                 client,
@@ -360,11 +363,14 @@ pub(crate) async fn read_limited(path: &Path, limit: u64) -> Result<Bytes> {
     Ok(bytes.into())
 }
 
-async fn stream_file(
+async fn stream_file<Fut>(
     path: &Path,
     descriptor: &Descriptor,
-    mut sink: impl FnMut(Bytes) -> Result<()>,
-) -> Result<u64> {
+    mut sink: impl FnMut(Bytes) -> Fut,
+) -> Result<u64>
+where
+    Fut: std::future::Future<Output = Result<()>>,
+{
     let what = path.display().to_string();
     let mut file = tokio::fs::File::open(path)
         .await
@@ -388,7 +394,7 @@ async fn stream_file(
             });
         }
         hasher.update(&buf[..n]);
-        sink(Bytes::copy_from_slice(&buf[..n]))?;
+        sink(Bytes::copy_from_slice(&buf[..n])).await?;
     }
     if total != descriptor.size {
         return Err(Error::malformed(

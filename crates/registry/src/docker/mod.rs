@@ -669,14 +669,17 @@ impl RegistryClient {
     /// Streams a blob into `sink`, checking its size and digest; a body cut
     /// short is resumed with a `Range` request (or re-read and skipped when
     /// the registry ignores ranges). `sink` sees every byte once, in order.
-    pub async fn blob(
+    pub async fn blob<Fut>(
         &self,
         registry: &str,
         repository: &str,
         digest: &Digest,
         size: Option<u64>,
-        mut sink: impl FnMut(Bytes) -> Result<()>,
-    ) -> Result<u64> {
+        mut sink: impl FnMut(Bytes) -> Fut,
+    ) -> Result<u64>
+    where
+        Fut: std::future::Future<Output = Result<()>>,
+    {
         let policy = &self.inner.options.retry;
         let mut hasher = crate::digesting::DigestHasher::for_digest(digest);
         let mut offset: u64 = 0;
@@ -724,7 +727,7 @@ impl RegistryClient {
                             });
                         }
                         hasher.update(&chunk);
-                        sink(chunk)?;
+                        sink(chunk).await?;
                     }
                     Ok(None) => break None,
                     Err(e) => break Some(e),
