@@ -1,7 +1,6 @@
 //! `policy check` and `policy lint`: evaluate an image against a
 //! `policy.json` with a full explanation, and find foot-guns in the files.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,9 +8,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use imprimatur_policy::{
     Evaluator, Image, KeySource, Policy, PolicyImage, Purpose, RegistriesConfig, Requirement,
-    fs as pfs,
 };
 use imprimatur_reference::Reference;
+use imprimatur_registry::files as pfs;
 use imprimatur_signature::SubkeyAttribution;
 use serde_json::json;
 
@@ -126,15 +125,7 @@ pub(crate) fn run(args: PolicyArgs) -> ExitCode {
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>> {
-    let f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(MAX_FILE + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("read {}", path.display()))?;
-    if buf.len() as u64 > MAX_FILE {
-        bail!("{}: larger than {MAX_FILE} bytes", path.display());
-    }
-    Ok(buf)
+    Ok(pfs::read_limited(path, MAX_FILE)?)
 }
 
 /// Reads a skopeo `dir:` image: `manifest.json` (optional: a missing one

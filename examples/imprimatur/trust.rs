@@ -9,8 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use imprimatur_policy::{
     IdentityMatch, KeySource, Policy, RegistriesConfig, Requirement, Section, TrustBuilder,
-    describe_identity, fs as pfs,
+    describe_identity,
 };
+use imprimatur_registry::files as pfs;
 use serde_json::json;
 
 pub(crate) const DEFAULT_POLICY: &str = "/etc/containers/policy.json";
@@ -220,7 +221,11 @@ fn set(a: SetArgs) -> Result<()> {
         );
     }
     let trust = b.build();
-    pfs::write_atomic(&a.policy_path, trust.policy.to_json().as_bytes())?;
+    pfs::write_atomic(
+        &a.policy_path,
+        trust.policy.to_json().as_bytes(),
+        &pfs::WriteOptions::new(),
+    )?;
     println!("updated {}", a.policy_path.display());
     if wants_lookaside {
         let section = if default {

@@ -776,7 +776,7 @@ fn predecessors_node_configuration_loads_in_skopeo() {
             "docker-registry.default.svc:5000",
         ],
     );
-    let p = imprimatur_policy::fs::load_policy(&policy).expect("policy");
+    let p = imprimatur_registry::files::load_policy(&policy).expect("policy");
     assert_eq!(p.default, vec![imprimatur_policy::Requirement::Reject]);
     for t in ["docker", "atomic"] {
         assert!(
@@ -784,7 +784,7 @@ fn predecessors_node_configuration_loads_in_skopeo() {
             "{t}"
         );
     }
-    let reg = imprimatur_policy::fs::load_registries_dir(&regd).expect("registries.d");
+    let reg = imprimatur_registry::files::load_registries_dir(&regd).expect("registries.d");
     let r = imprimatur_reference::Reference::parse_normalized(
         "registry.access.redhat.com/rhel7/rhel:latest",
     )

@@ -11,13 +11,16 @@
 //! - [`Evaluator`]: is an [`Image`] (transport, reference, manifest bytes,
 //!   signature blobs) allowed? The [`Decision`] explains the chosen scope,
 //!   every requirement and every signature. Key files are read through a
-//!   [`KeyLoader`] once per evaluator ([`fs::FsKeyLoader`] reads real
-//!   files); nothing else does I/O.
+//!   [`KeyLoader`] once per evaluator (`imprimatur-registry`'s
+//!   `files::FsKeyLoader` reads real files); this crate does no I/O.
 //! - [`RegistriesFile`] / [`RegistriesConfig`]: `registries.d`, and
 //!   [`lookaside`]: URL layout and the read/write disciplines as pure
 //!   functions.
-//! - [`TrustBuilder`]: whole trust configurations (policy + registries.d);
-//!   [`fs`]: atomic writes and directory loading.
+//! - [`TrustBuilder`]: whole trust configurations (policy + registries.d).
+//!   Reading and writing them as files (atomic writes, `registries.d`
+//!   directories) is `imprimatur-registry`'s `files` module: this crate
+//!   takes and returns bytes ([`RegistriesConfig::from_files`],
+//!   [`Policy::from_json`], [`RegistriesFile::to_yaml`], [`Policy::to_json`]).
 //!
 //! ```
 //! use imprimatur_policy::{Evaluator, Image, NoKeyFiles, Policy, PolicyImage};
@@ -60,7 +63,6 @@
 
 mod error;
 mod eval;
-pub mod fs;
 mod identity;
 mod json;
 pub mod lookaside;

@@ -5,11 +5,25 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use imprimatur_policy::{
-    Decision, Evaluator, Image, Policy, PolicyImage, Rejection, SignatureVerdict, fs::FsKeyLoader,
+    Decision, Evaluator, Image, KeyLoader, Policy, PolicyImage, Rejection, SignatureVerdict,
 };
 use imprimatur_signature::{
     KeyGenOptions, Payload, Signer, SubkeyAttribution, generate_key, manifest_digest,
 };
+
+/// Reads key files for these tests (the crate does no I/O; real callers use
+/// `imprimatur_registry::files::FsKeyLoader`), with Go-like messages.
+#[derive(Debug, Clone, Copy)]
+struct FsKeyLoader;
+
+impl KeyLoader for FsKeyLoader {
+    fn load(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("open {path}: no such file or directory"),
+            _ => format!("open {path}: {e}"),
+        })
+    }
+}
 
 fn data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/containers-image")

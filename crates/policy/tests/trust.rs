@@ -1,8 +1,7 @@
-//! Trust generation, file helpers and proptest round trips.
+//! Trust generation and proptest round trips.
 
 use imprimatur_policy::{
-    IdentityMatch, KeySource, Policy, RegistriesConfig, RegistriesFile, Requirement, Section,
-    TrustBuilder, fs,
+    IdentityMatch, KeySource, Policy, RegistriesFile, Requirement, Section, TrustBuilder,
 };
 use proptest::prelude::*;
 
@@ -80,63 +79,7 @@ fn invalid_scopes_and_urls_are_refused() {
     );
 }
 
-#[test]
-fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("sub/dir/policy.json");
-    fs::write_atomic(&path, b"first").expect("write");
-    fs::write_atomic(&path, b"second").expect("rewrite");
-    assert_eq!(std::fs::read(&path).expect("read"), b"second");
-    let names: Vec<_> = std::fs::read_dir(path.parent().expect("parent"))
-        .expect("ls")
-        .map(|e| e.expect("e").file_name())
-        .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("policy.json")]);
-}
-
-#[test]
-fn registries_section_edits_the_defining_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("site.yaml"),
-        "docker:\n  a.example:\n    lookaside: https://a\n  b.example:\n    lookaside: https://b\n",
-    )
-    .expect("seed");
-    let written = fs::set_registries_section(
-        dir.path(),
-        "a.example",
-        Some(Section::lookaside("https://a2")),
-    )
-    .expect("edit")
-    .expect("a file");
-    assert!(written.ends_with("site.yaml"));
-    let written = fs::set_registries_section(
-        dir.path(),
-        "c.example:5000/ns",
-        Some(Section::lookaside("file:///c")),
-    )
-    .expect("create")
-    .expect("a file");
-    assert!(written.ends_with("c.example_5000_ns.yaml"), "{written:?}");
-    let c: RegistriesConfig = fs::load_registries_dir(dir.path()).expect("load");
-    assert_eq!(
-        c.docker["a.example"].section.lookaside.as_deref(),
-        Some("https://a2")
-    );
-    assert_eq!(
-        c.docker["b.example"].section.lookaside.as_deref(),
-        Some("https://b")
-    );
-    assert_eq!(
-        c.docker["c.example:5000/ns"].section.lookaside.as_deref(),
-        Some("file:///c")
-    );
-    // Missing directory = empty configuration.
-    assert_eq!(
-        fs::load_registries_dir(&dir.path().join("nope")).expect("empty"),
-        RegistriesConfig::default()
-    );
-}
+// Atomic writes and registries.d directories: imprimatur-registry's `files`.
 
 // ---------------------------------------------------------------------------
 // Property tests: model → file → model.
