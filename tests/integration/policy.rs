@@ -808,3 +808,64 @@ fn predecessors_node_configuration_loads_in_skopeo() {
         "{stderr}"
     );
 }
+
+/// A lone UTF-16 surrogate escape in `policy.json`: Go's encoding/json (and
+/// so skopeo 1.9.3) decodes it to U+FFFD instead of rejecting the file, and
+/// the scope then matches a path containing U+FFFD. The shared strict JSON
+/// reader (`imprimatur_signature::json`) must do the same.
+#[test]
+fn lone_surrogate_policy_like_skopeo() {
+    if !require_tools(&["skopeo"]) {
+        return;
+    }
+    let work = Scratch::new();
+    let root = std::fs::canonicalize(work.path("")).expect("canonical scratch dir");
+    let img = root.join("img\u{FFFD}");
+    std::fs::create_dir_all(&img).expect("mkdir");
+    let src = fixtures().join("dir-img-unsigned");
+    for entry in std::fs::read_dir(&src).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), img.join(entry.file_name())).expect("copy");
+    }
+    // The scope is written with the escape; the image path holds U+FFFD.
+    let escaped = format!("{}/img\\ud800", s(&root));
+    let rejecting = work.write(
+        "reject-surrogate.json",
+        &format!(
+            r#"{{"default":[{{"type":"insecureAcceptAnything"}}],"transports":{{"dir":{{"{escaped}":[{{"type":"reject"}}]}}}}}}"#
+        ),
+    );
+    let image = format!("dir:{}", s(&img));
+    let (allowed, stderr) = skopeo_allows(&rejecting, None, &image, &[]);
+    assert!(
+        !allowed && stderr.contains("rejected by policy"),
+        "skopeo must load the policy and apply the U+FFFD scope: {stderr}"
+    );
+    let (ours, text) = imprimatur_allows(&["--policy".to_owned(), s(&rejecting), image.clone()]);
+    assert!(!ours, "{text}");
+    assert!(text.contains('\u{FFFD}'), "scope shown with U+FFFD: {text}");
+
+    // An unknown key with a lone surrogate: both refuse it as an unknown
+    // key (not as a JSON syntax error), naming it with U+FFFD.
+    let unknown = work.write(
+        "unknown-surrogate.json",
+        r#"{"default":[{"type":"insecureAcceptAnything"}],"x\ud800":1}"#,
+    );
+    let out = run(Command::new("skopeo")
+        .args(["copy", "--policy"])
+        .arg(&unknown)
+        .arg(&image)
+        .arg(format!("dir:{}", s(&work.path("out")))));
+    let sk = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && sk.contains("Unknown key \\\"x\u{FFFD}\\\""),
+        "{sk}"
+    );
+    let out = run(util::imprimatur()
+        .args(["policy", "check", "--policy"])
+        .arg(&unknown)
+        .arg(&image));
+    let ours = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{ours}");
+    assert!(ours.contains("Unknown key \"x\u{FFFD}\""), "{ours}");
+}

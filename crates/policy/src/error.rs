@@ -109,8 +109,9 @@ pub enum Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PolicyRule {
-    /// Not JSON at all (syntax error, trailing data, comment, too large).
-    Syntax(String),
+    /// Not JSON at all (syntax error, trailing data, comment, too large,
+    /// too deep), as the shared strict reader reports it.
+    Syntax(imprimatur_signature::json::JsonError),
     /// A value has the wrong JSON type.
     WrongType {
         /// What was expected.

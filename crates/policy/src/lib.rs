@@ -64,7 +64,6 @@
 mod error;
 mod eval;
 mod identity;
-mod json;
 pub mod lookaside;
 mod model;
 mod registries;
@@ -79,8 +78,8 @@ pub use eval::{
 };
 pub use identity::{identity_matches, ref_matches_prefix, remap};
 pub use model::{
-    IdentityMatch, KNOWN_TRANSPORTS, KeySource, KeyType, Policy, Requirement, SignedBy,
-    SigstoreSigned, is_valid_remap_prefix, validate_scope,
+    IdentityMatch, KNOWN_TRANSPORTS, KeySource, KeyType, MAX_POLICY_BYTES, Policy, Requirement,
+    SignedBy, SigstoreSigned, is_valid_remap_prefix, validate_scope,
 };
 pub use registries::{
     Located, LookasideChoice, MAX_REGISTRIES_FILE_BYTES, Purpose, RegistriesConfig, RegistriesFile,

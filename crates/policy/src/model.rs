@@ -6,7 +6,7 @@ use base64::Engine as _;
 use imprimatur_reference::Reference;
 
 use crate::error::{Error, PolicyRule};
-use crate::json::{self, JValue};
+use imprimatur_signature::json::{self, Value as JValue};
 
 /// A whole `policy.json` (containers-policy.json(5)).
 ///
@@ -214,6 +214,10 @@ const SIGSTORE_KEYS: &[&str] = &[
     "signedIdentity",
 ];
 
+/// Largest `policy.json` accepted by [`Policy::from_json`] (the reference
+/// has no limit; real files are a few KiB).
+pub const MAX_POLICY_BYTES: usize = 4 * 1024 * 1024;
+
 /// Transports whose scopes this crate validates; all others are kept
 /// unvalidated, as the reference does for transports it does not know.
 pub const KNOWN_TRANSPORTS: &[&str] = &[
@@ -416,7 +420,7 @@ impl Ctx<'_> {
             path,
             PolicyRule::WrongType {
                 expected,
-                found: found.kind(),
+                found: found.type_name(),
             },
         )
     }
@@ -490,7 +494,8 @@ impl Policy {
     /// `file` is used in error messages only.
     pub fn from_json(bytes: &[u8], file: &str) -> Result<Policy, Error> {
         let ctx = Ctx { file };
-        let root = json::parse(bytes).map_err(|m| ctx.err("$", PolicyRule::Syntax(m)))?;
+        let root = json::parse_with(bytes, &json::Limits::default().max_bytes(MAX_POLICY_BYTES))
+            .map_err(|e| ctx.err("$", PolicyRule::Syntax(e)))?;
         let fields = ctx.object("$", &root, &["default", "transports"])?;
         let mut policy = Policy::default();
         let mut have_default = false;
@@ -838,7 +843,13 @@ fn parse_sigstore(ctx: &Ctx<'_>, path: &str, v: &JValue) -> Result<SigstoreSigne
             sources += 1;
         }
         if *k != "type" && *k != "signedIdentity" {
-            fields.push(((*k).to_owned(), to_serde(val)));
+            if let Some(n) = out_of_range_number(val) {
+                return Err(ctx.err(
+                    &p,
+                    PolicyRule::Sigstore(format!("number {n} is out of range")),
+                ));
+            }
+            fields.push(((*k).to_owned(), val.to_serde()));
         }
     }
     if sources != 1 {
@@ -856,29 +867,13 @@ fn parse_sigstore(ctx: &Ctx<'_>, path: &str, v: &JValue) -> Result<SigstoreSigne
     })
 }
 
-fn to_serde(v: &JValue) -> serde_json::Value {
+/// A number `serde_json` cannot hold (out of `f64` range), if any.
+fn out_of_range_number(v: &JValue) -> Option<&json::Number> {
     match v {
-        JValue::Null => serde_json::Value::Null,
-        JValue::Bool(b) => serde_json::Value::Bool(*b),
-        JValue::Number(n) => serde_json::Value::Number(n.clone()),
-        JValue::String(s) => serde_json::Value::String(s.clone()),
-        JValue::Array(a) => serde_json::Value::Array(a.iter().map(to_serde).collect()),
-        JValue::Object(m) => {
-            serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), to_serde(v))).collect())
-        }
-    }
-}
-
-fn from_serde(v: &serde_json::Value) -> JValue {
-    match v {
-        serde_json::Value::Null => JValue::Null,
-        serde_json::Value::Bool(b) => JValue::Bool(*b),
-        serde_json::Value::Number(n) => JValue::Number(n.clone()),
-        serde_json::Value::String(s) => JValue::String(s.clone()),
-        serde_json::Value::Array(a) => JValue::Array(a.iter().map(from_serde).collect()),
-        serde_json::Value::Object(m) => {
-            JValue::Object(m.iter().map(|(k, v)| (k.clone(), from_serde(v))).collect())
-        }
+        JValue::Number(n) if n.to_serde().is_none() => Some(n),
+        JValue::Array(a) => a.iter().find_map(out_of_range_number),
+        JValue::Object(m) => m.iter().find_map(|(_, v)| out_of_range_number(v)),
+        _ => None,
     }
 }
 
@@ -975,7 +970,7 @@ fn requirement_to_json(r: &Requirement) -> JValue {
         Requirement::SigstoreSigned(ss) => {
             m.push(("type".into(), s("sigstoreSigned")));
             for (k, v) in &ss.fields {
-                m.push((k.clone(), from_serde(v)));
+                m.push((k.clone(), JValue::from_serde(v)));
             }
             if let Some(id) = &ss.signed_identity {
                 m.push(("signedIdentity".into(), identity_to_json(id)));

@@ -388,3 +388,65 @@ fn output_is_sorted_with_four_space_indent() {
     );
     assert!(text.ends_with("}\n"));
 }
+
+/// One JSON reader for payloads and policies: syntax errors carry the
+/// reader's typed error, and a lone surrogate escape decodes to U+FFFD as
+/// Go's encoding/json does (skopeo accepts such a policy; the integration
+/// test `lone_surrogate_policy_like_skopeo` pins it against skopeo).
+#[test]
+fn shared_strict_reader() {
+    use imprimatur_signature::json::JsonError;
+    for (doc, offset) in [
+        ("", 0),
+        ("{} x", 3),
+        ("// c\n{}", 0),
+        (r#"{"default":[{"type":"reject"}],}"#, 31),
+        ("\u{feff}{}", 0),
+    ] {
+        let rule = fails("syntax", doc, "invalid JSON at byte");
+        assert!(
+            matches!(&rule, PolicyRule::Syntax(e @ JsonError::Syntax { .. }) if e.offset() == offset),
+            "{doc:?}: {rule:?}"
+        );
+    }
+    let deep = format!(r#"{{"default":{}1{}}}"#, "[".repeat(600), "]".repeat(600));
+    let rule = fails("deep", &deep, "nesting deeper than");
+    assert!(
+        matches!(rule, PolicyRule::Syntax(JsonError::TooDeep { .. })),
+        "{rule:?}"
+    );
+    let big = format!(
+        r#"{{"default":[{{"type":"reject"}}],"x":"{}"}}"#,
+        "a".repeat(4 << 20)
+    );
+    let rule = fails("big", &big, "more than the limit");
+    assert!(
+        matches!(rule, PolicyRule::Syntax(JsonError::TooLarge { .. })),
+        "{rule:?}"
+    );
+
+    let p = loads(
+        "surrogate",
+        r#"{"default":[{"type":"reject"}],"transports":{"dir":{"/tmp/a\ud800":[{"type":"insecureAcceptAnything"}]}}}"#,
+    );
+    assert!(p.scope("dir", "/tmp/a\u{FFFD}").is_some(), "{p:?}");
+    // Duplicates are found after unescaping, U+FFFD included.
+    fails(
+        "dup",
+        r#"{"default":[{"type":"reject"}],"transports":{"dir":{"/a\ud800":[{"type":"reject"}],"/a\udc00":[{"type":"reject"}]}}}"#,
+        "Duplicate key",
+    );
+    // Number text is kept through a round trip (sigstoreSigned members).
+    let p = loads(
+        "numbers",
+        r#"{"default":[{"type":"sigstoreSigned","pki":{"n":1.50}}]}"#,
+    );
+    let again = Policy::from_json(p.to_json().as_bytes(), "again").expect("reparses");
+    assert_eq!(p, again);
+    // A number serde_json cannot hold is refused, not silently changed.
+    fails(
+        "range",
+        r#"{"default":[{"type":"sigstoreSigned","pki":{"n":1e400}}]}"#,
+        "number 1e400 is out of range",
+    );
+}

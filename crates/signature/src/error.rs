@@ -46,14 +46,10 @@ pub enum Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PayloadError {
-    /// Not valid JSON (or more than one value, or a BOM).
-    #[error("invalid JSON at byte {offset}: {reason}")]
-    Syntax {
-        /// Byte offset into the payload.
-        offset: usize,
-        /// What was wrong.
-        reason: String,
-    },
+    /// Not valid JSON (or more than one value, or a BOM), or over the size
+    /// or depth limits of the [`json`](crate::json) reader.
+    #[error("{0}")]
+    Syntax(#[source] crate::json::JsonError),
     /// A JSON object was expected (at `path`, `""` is the top level).
     #[error("JSON object expected at {path:?}, found {found}")]
     ObjectExpected {

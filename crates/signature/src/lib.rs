@@ -12,6 +12,10 @@
 //!   standalone-verify` semantics (§3.2).
 //! - [`manifest_digest`], [`digest_matches`]: §1.5, schema-1 JWS included.
 //! - [`generate_key`], [`SecretKey`], [`Fingerprint`]: key material.
+//! - [`json`]: the strict JSON reader for untrusted input (duplicate keys
+//!   kept for the caller to judge, exact number text, size and depth
+//!   limits, lone surrogates as U+FFFD like Go) and its pretty printer;
+//!   `imprimatur-policy` parses `policy.json` with it too.
 //! - [`classify_stored_blob`], [`untrusted_dump`]: storage-layer format
 //!   check and the debugging dump (never for decisions).
 //!
@@ -64,13 +68,13 @@
 mod envelope;
 mod error;
 mod fingerprint;
+pub mod json;
 mod keys;
 mod manifest;
 mod passphrase;
 mod payload;
 mod sign;
 mod standalone;
-mod strict_json;
 mod verify;
 
 pub use envelope::{StoredFormat, UntrustedSignatureInfo, classify_stored_blob, untrusted_dump};

@@ -3,8 +3,8 @@
 use imprimatur_reference::Digest;
 use serde_json::{Map, Value};
 
-use crate::PayloadError;
-use crate::strict_json::{self, Json};
+use crate::json::{self, Value as Json};
+use crate::{MAX_PAYLOAD_BYTES, PayloadError};
 
 /// The value of `critical.type`.
 pub const SIGNATURE_TYPE: &str = "atomic container signature";
@@ -108,10 +108,8 @@ impl Payload {
     /// integral number representable as `i64`, and the `null` rules of the
     /// reference implementation.
     pub fn parse(bytes: &[u8]) -> Result<Payload, PayloadError> {
-        let json = strict_json::parse(bytes).map_err(|e| PayloadError::Syntax {
-            offset: e.offset,
-            reason: e.reason,
-        })?;
+        let json = json::parse_with(bytes, &json::Limits::default().max_bytes(MAX_PAYLOAD_BYTES))
+            .map_err(PayloadError::Syntax)?;
         let top = object(&json, "")?;
         let top = Members::check(top, "", Some(&["critical", "optional"]))?;
 
@@ -133,7 +131,7 @@ impl Payload {
                 }
                 "timestamp" => payload.timestamp = Some(timestamp(v)?),
                 _ => {
-                    payload.other_optional.insert(k.clone(), v.to_value());
+                    payload.other_optional.insert(k.clone(), v.to_serde());
                 }
             }
         }
@@ -245,15 +243,16 @@ fn timestamp(v: &Json) -> Result<i64, PayloadError> {
         Json::Null => Ok(0),
         Json::Number(text) => {
             let f: f64 = text
+                .as_str()
                 .parse()
-                .map_err(|_| PayloadError::TimestampNotInteger(text.clone()))?;
+                .map_err(|_| PayloadError::TimestampNotInteger(text.to_string()))?;
             // 2^63 is exactly representable; the valid range is [-2^63, 2^63).
             const LIMIT: f64 = 9_223_372_036_854_775_808.0;
             if f.is_finite() && f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) {
                 #[allow(clippy::cast_possible_truncation)]
                 Ok(f as i64)
             } else {
-                Err(PayloadError::TimestampNotInteger(text.clone()))
+                Err(PayloadError::TimestampNotInteger(text.to_string()))
             }
         }
         other => Err(PayloadError::WrongType {
