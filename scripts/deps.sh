@@ -7,6 +7,8 @@ SYSTEM_PACKAGES=(
   build-essential pkg-config clang libclang-dev nettle-dev libbz2-dev
   # the peers: signatures and policy, OpenPGP, a registry, image layouts
   skopeo gnupg docker-registry umoci
+  # registry set-ups of the tests: htpasswd (bcrypt) for basic auth, openssl for a test CA
+  apache2-utils openssl
   # OpenSCAP and its content, xmllint (comparison benchmarks)
   openscap-scanner ssg-debian libxml2-utils
   # headless browser for the HTML report test; small tools the tests use

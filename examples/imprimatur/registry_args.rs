@@ -3,10 +3,11 @@
 //! `sign IMAGE`, `signatures …` and `policy check IMAGE` behave alike.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use imprimatur::registry::{CredentialSource, Credentials, RegistryClient};
+use imprimatur::registry::{CredentialSource, Credentials, RegistryClient, RetryPolicy};
 
 /// Registry access: TLS, certificates and credentials.
 #[derive(Debug, Clone, Args)]
@@ -26,6 +27,14 @@ pub(crate) struct RegistryArgs {
     /// Credentials as USER[:PASSWORD] for every registry reached.
     #[arg(long, value_name = "USER[:PASSWORD]")]
     pub(crate) creds: Option<String>,
+    /// Retries of a failed idempotent request (5xx, reset, timeout, body cut
+    /// short), with exponential backoff from 200 ms.
+    #[arg(long = "retry-times", value_name = "N", default_value_t = 4)]
+    pub(crate) retry_times: u32,
+    /// Seconds to wait for the next bytes of a response before the request
+    /// counts as failed (and is retried or resumed).
+    #[arg(long = "read-timeout", value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) read_timeout: u64,
 }
 
 impl RegistryArgs {
@@ -36,7 +45,16 @@ impl RegistryArgs {
             (None, Some(f)) => CredentialSource::AuthFile(f.clone()),
             (None, None) => CredentialSource::DefaultAuthFile,
         };
-        let mut builder = RegistryClient::builder().credentials(credentials);
+        let mut builder = RegistryClient::builder()
+            .credentials(credentials)
+            .retry(RetryPolicy::new(
+                self.retry_times.saturating_add(1),
+                Duration::from_millis(200),
+            ))
+            .timeouts(
+                Duration::from_secs(30),
+                Duration::from_secs(self.read_timeout.max(1)),
+            );
         if let Some(dir) = &self.cert_dir {
             builder = builder.cert_dir(dir);
         }

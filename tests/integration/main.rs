@@ -8,5 +8,6 @@ mod arf;
 mod peers;
 mod policy;
 mod reference;
+mod registry;
 mod signing;
 mod util;

@@ -210,9 +210,25 @@ pub(crate) struct Registry {
     port: u16,
 }
 
+/// How a test registry is set up: plain HTTP (the default), basic auth from
+/// an htpasswd file, TLS with a certificate and key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RegistrySetup {
+    /// A bcrypt htpasswd file: the registry then requires basic auth.
+    pub(crate) htpasswd: Option<PathBuf>,
+    /// Certificate and key (PEM): the registry then serves HTTPS.
+    pub(crate) tls: Option<(PathBuf, PathBuf)>,
+}
+
 impl Registry {
-    /// Starts the registry and waits (up to 10 s) until `/v2/` answers 200.
+    /// Starts a plain-HTTP registry and waits (up to 10 s) until `/v2/` answers 200.
     pub(crate) fn start() -> Self {
+        Registry::start_with(&RegistrySetup::default())
+    }
+
+    /// Starts a registry set up as `setup` says and waits (up to 10 s) until
+    /// `/v2/` answers (200, or 401 with auth).
+    pub(crate) fn start_with(setup: &RegistrySetup) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("imp-registry.")
             .tempdir()
@@ -224,17 +240,27 @@ impl Registry {
             let storage = dir.path().join("storage");
             std::fs::create_dir_all(&storage).expect("storage dir");
             let config = dir.path().join("config.yml");
-            std::fs::write(
-                &config,
-                format!(
-                    "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
-                     storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                     \x20 cache:\n    blobdescriptor: inmemory\n\
-                     http:\n  addr: 127.0.0.1:{port}\n  secret: local-test-secret\n",
-                    storage.display()
-                ),
-            )
-            .expect("write registry config");
+            let mut yaml = format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 \x20 cache:\n    blobdescriptor: inmemory\n\
+                 http:\n  addr: 127.0.0.1:{port}\n  secret: local-test-secret\n",
+                storage.display()
+            );
+            if let Some((cert, key)) = &setup.tls {
+                yaml.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                ));
+            }
+            if let Some(htpasswd) = &setup.htpasswd {
+                yaml.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
+                    htpasswd.display()
+                ));
+            }
+            std::fs::write(&config, yaml).expect("write registry config");
             let log_path = dir.path().join("registry.log");
             let log = std::fs::File::create(&log_path).expect("registry log");
             let mut child = Command::new("docker-registry")
@@ -251,7 +277,12 @@ impl Registry {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if http_status(port, "/v2/") == Some(200) {
+                let status = if setup.tls.is_some() {
+                    https_status(port, "/v2/")
+                } else {
+                    http_status(port, "/v2/")
+                };
+                if status == Some(200) || (setup.htpasswd.is_some() && status == Some(401)) {
                     ready = true;
                     break;
                 }
@@ -283,6 +314,17 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The status of an HTTPS GET on loopback (certificate not checked: this
+/// only asks whether the server is up).
+fn https_status(port: u16, path: &str) -> Option<u16> {
+    let out = Command::new("curl")
+        .args(["-k", "-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("https://127.0.0.1:{port}{path}"))
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 /// A minimal HTTP/1.0 GET on loopback; the status code, if any.

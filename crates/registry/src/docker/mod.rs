@@ -862,7 +862,19 @@ fn is_tls_error(e: &reqwest::Error) -> bool {
         }
         source = s.source();
     }
-    false
+    // tokio-rustls wraps rustls errors in io::Error, whose `source()` skips
+    // the wrapped error, and reqwest boxes that again: recognise rustls's own
+    // messages as the last resort.
+    const RUSTLS_MESSAGES: &[&str] = &[
+        "invalid peer certificate",
+        "received corrupt message",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+        "tls handshake eof",
+    ];
+    let text = chain(e);
+    RUSTLS_MESSAGES.iter().any(|m| text.contains(m))
 }
 
 fn tls_error(at: &Location, e: &reqwest::Error) -> Error {
