@@ -7,6 +7,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use imprimatur::arf::{self, Gate, ParseOptions, output};
 
@@ -175,28 +176,90 @@ pub(crate) fn run(args: ArfArgs) -> ExitCode {
     }
 }
 
-/// Opens FILE (`-` = stdin) and transparently decompresses gzip/bzip2 by magic bytes.
+/// Largest input read (after decompression): a gzip/bzip2 bomb, a FIFO or
+/// `/dev/zero` stops here with an error instead of running forever. Real
+/// ARF files are well below 1 GiB.
+const MAX_INPUT_BYTES: u64 = 4 << 30;
+
+/// Largest gate file read.
+const MAX_GATE_FILE_BYTES: u64 = arf::MAX_GATE_BYTES as u64;
+
+/// A reader that fails (rather than ending early, which would read as a
+/// truncated document) once more than `remaining` bytes came through.
+struct Bounded<R> {
+    inner: R,
+    remaining: u64,
+    limit: u64,
+    what: &'static str,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Read up to one byte past the limit, so that reaching it exactly is fine.
+        let cap = usize::try_from(self.remaining.saturating_add(1)).unwrap_or(usize::MAX);
+        let want = buf.len().min(cap);
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.remaining {
+            return Err(io::Error::other(format!(
+                "{} input exceeds {} bytes",
+                self.what, self.limit
+            )));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+fn bounded<R: Read>(inner: R, what: &'static str) -> Bounded<R> {
+    Bounded {
+        inner,
+        remaining: MAX_INPUT_BYTES,
+        limit: MAX_INPUT_BYTES,
+        what,
+    }
+}
+
+/// Opens FILE (`-` = stdin) and transparently decompresses gzip/bzip2 by
+/// magic bytes. Raw and decompressed bytes are both bounded by
+/// [`MAX_INPUT_BYTES`].
 fn open_input(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
         Box::new(File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
     };
-    let mut r = BufReader::with_capacity(256 * 1024, raw);
+    let mut r = BufReader::with_capacity(256 * 1024, bounded(raw, "raw"));
     let head = r.fill_buf()?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(BufReader::with_capacity(
             256 * 1024,
-            flate2::read::MultiGzDecoder::new(r),
+            bounded(flate2::read::MultiGzDecoder::new(r), "decompressed gzip"),
         ))
     } else if head.starts_with(b"BZh") {
         Box::new(BufReader::with_capacity(
             256 * 1024,
-            bzip2::read::MultiBzDecoder::new(r),
+            bounded(bzip2::read::MultiBzDecoder::new(r), "decompressed bzip2"),
         ))
     } else {
         Box::new(r)
     })
+}
+
+/// Reads a gate file, bounded by what is read (FIFOs and `/proc` files
+/// have no meaningful size).
+fn read_gate_file(path: &Path) -> anyhow::Result<String> {
+    let f = File::open(path).with_context(|| path.display().to_string())?;
+    let mut bytes = Vec::new();
+    f.take(MAX_GATE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| path.display().to_string())?;
+    if bytes.len() as u64 > MAX_GATE_FILE_BYTES {
+        anyhow::bail!(
+            "{}: gate file larger than {MAX_GATE_FILE_BYTES} bytes",
+            path.display()
+        );
+    }
+    String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8", path.display()))
 }
 
 fn parse(path: &Path, options: &ParseOptions) -> anyhow::Result<arf::Report> {
@@ -239,12 +302,10 @@ fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn gate(a: GateArgs) -> anyhow::Result<ExitCode> {
-    let gate_text = std::fs::read_to_string(&a.gate)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.gate.display()))?;
-    let gate =
-        Gate::from_yaml(&gate_text).map_err(|e| anyhow::anyhow!("{}: {e}", a.gate.display()))?;
+    let gate_text = read_gate_file(&a.gate)?;
+    let gate = Gate::from_yaml(&gate_text).with_context(|| a.gate.display().to_string())?;
     let report = parse(&a.file, &ParseOptions::full())?;
-    let outcome = gate.evaluate(&report);
+    let outcome = gate.evaluate_at(&report, std::time::SystemTime::now());
     let text = match a.format {
         GateFormat::Text => output::gate_text(&outcome),
         GateFormat::Json => serde_json::to_string_pretty(&outcome)? + "\n",
@@ -255,4 +316,50 @@ fn gate(a: GateArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(inner: impl Read, limit: u64) -> Bounded<impl Read> {
+        Bounded {
+            inner,
+            remaining: limit,
+            limit,
+            what: "test",
+        }
+    }
+
+    #[test]
+    fn bounded_reader_errors_past_the_limit() {
+        let mut out = Vec::new();
+        small(&b"0123456789"[..], 10)
+            .read_to_end(&mut out)
+            .expect("exactly the limit is fine");
+        assert_eq!(out.len(), 10);
+        let err = small(&b"0123456789x"[..], 10)
+            .read_to_end(&mut Vec::new())
+            .expect_err("one byte over");
+        assert_eq!(err.to_string(), "test input exceeds 10 bytes");
+        // An endless source (like /dev/zero or a decompression bomb) stops.
+        let err = small(io::repeat(0), 1 << 20)
+            .read_to_end(&mut Vec::new())
+            .expect_err("endless");
+        assert!(err.to_string().contains("exceeds"), "{err}");
+    }
+
+    #[test]
+    fn gate_file_is_bounded_by_what_is_read() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("gate.yaml");
+        std::fs::write(&p, "maxFailed: {high: 0}\n").expect("write");
+        assert!(read_gate_file(&p).is_ok());
+        std::fs::write(&p, vec![b'#'; MAX_GATE_FILE_BYTES as usize + 1]).expect("write");
+        let e = read_gate_file(&p).expect_err("too big");
+        assert!(e.to_string().contains("larger than"), "{e}");
+        // /dev/zero reports a size of 0 and never ends: still bounded.
+        let e = read_gate_file(Path::new("/dev/zero")).expect_err("endless");
+        assert!(e.to_string().contains("larger than"), "{e}");
+    }
 }

@@ -18,8 +18,23 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GateError, Result};
+
 use crate::model::*;
+
+/// Largest gate definition [`Gate::from_yaml`] and [`Gate::from_json`]
+/// accept (real gates are a few hundred bytes).
+pub const MAX_GATE_BYTES: usize = 4 << 20;
+
+fn check_size(s: &str) -> Result<()> {
+    if s.len() > MAX_GATE_BYTES {
+        return Err(Error::Gate(GateError::TooLarge {
+            size: s.len(),
+            limit: MAX_GATE_BYTES,
+        }));
+    }
+    Ok(())
+}
 
 /// Allowed failed rule results per severity (`None` = unlimited).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +79,13 @@ pub struct Waiver {
     pub cve: Option<String>,
     /// Why (required, shown in the outcome).
     pub reason: String,
+    /// Who granted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// When it stops applying: `YYYY-MM-DD` (the start of that day, UTC) or
+    /// an RFC 3339 time. Only [`Gate::evaluate_at`] checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl Waiver {
@@ -73,6 +95,8 @@ impl Waiver {
             rule: Some(id.into()),
             cve: None,
             reason: reason.into(),
+            author: None,
+            expires: None,
         }
     }
 
@@ -82,6 +106,8 @@ impl Waiver {
             rule: None,
             cve: Some(id.into()),
             reason: reason.into(),
+            author: None,
+            expires: None,
         }
     }
 }
@@ -174,19 +200,29 @@ pub struct GateOutcome {
 }
 
 impl Gate {
-    /// Parses a gate from YAML (see the module docs for the format).
+    /// Parses a gate from YAML (see the module docs for the format); at
+    /// most [`MAX_GATE_BYTES`].
     pub fn from_yaml(s: &str) -> Result<Gate> {
-        if s.len() > 4 << 20 {
-            return Err(Error::Gate("gate file larger than 4 MiB".into()));
-        }
-        let g: Gate = serde_saphyr::from_str(s).map_err(|e| Error::Gate(e.to_string()))?;
+        check_size(s)?;
+        let g: Gate = serde_saphyr::from_str(s).map_err(|e| {
+            Error::Gate(GateError::Syntax {
+                format: "YAML",
+                source: Box::new(e),
+            })
+        })?;
         g.validate()?;
         Ok(g)
     }
 
-    /// Parses a gate from JSON.
+    /// Parses a gate from JSON; at most [`MAX_GATE_BYTES`].
     pub fn from_json(s: &str) -> Result<Gate> {
-        let g: Gate = serde_json::from_str(s).map_err(|e| Error::Gate(e.to_string()))?;
+        check_size(s)?;
+        let g: Gate = serde_json::from_str(s).map_err(|e| {
+            Error::Gate(GateError::Syntax {
+                format: "JSON",
+                source: Box::new(e),
+            })
+        })?;
         g.validate()?;
         Ok(g)
     }
@@ -194,14 +230,20 @@ impl Gate {
     /// Checks that every waiver names a rule or a CVE and gives a reason.
     pub fn validate(&self) -> Result<()> {
         for (i, w) in self.waivers.iter().enumerate() {
+            let index = i + 1;
             if w.rule.is_none() && w.cve.is_none() {
-                return Err(Error::Gate(format!(
-                    "waiver {}: needs `rule` or `cve`",
-                    i + 1
-                )));
+                return Err(Error::Gate(GateError::WaiverWithoutTarget { index }));
             }
             if w.reason.trim().is_empty() {
-                return Err(Error::Gate(format!("waiver {}: `reason` is empty", i + 1)));
+                return Err(Error::Gate(GateError::WaiverWithoutReason { index }));
+            }
+            if let Some(e) = &w.expires
+                && expiry_seconds(e).is_none()
+            {
+                return Err(Error::Gate(GateError::BadExpiry {
+                    index,
+                    value: e.clone(),
+                }));
             }
         }
         Ok(())
@@ -235,7 +277,43 @@ impl Gate {
         Some(reasons.join("; "))
     }
 
-    /// Evaluates the gate on a fully parsed report.
+    /// Evaluates the gate at time `now`: waivers whose `expires` has passed
+    /// no longer apply (their findings count, and a reason says which
+    /// waiver expired).
+    pub fn evaluate_at(&self, report: &Report, now: std::time::SystemTime) -> GateOutcome {
+        let now = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let (live, expired): (Vec<Waiver>, Vec<Waiver>) =
+            self.waivers.iter().cloned().partition(|w| {
+                w.expires
+                    .as_deref()
+                    .and_then(expiry_seconds)
+                    .is_none_or(|t| t > now)
+            });
+        if expired.is_empty() {
+            return self.evaluate(report);
+        }
+        let gate = Gate {
+            waivers: live,
+            ..self.clone()
+        };
+        let mut outcome = gate.evaluate(report);
+        if !outcome.passed {
+            for w in &expired {
+                let what = w.rule.as_deref().or(w.cve.as_deref()).unwrap_or("?");
+                outcome.reasons.push(format!(
+                    "the waiver for {what} expired on {}",
+                    w.expires.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        outcome
+    }
+
+    /// Evaluates the gate on a fully parsed report, every waiver applying
+    /// whatever its `expires` (see [`Gate::evaluate_at`]).
     pub fn evaluate(&self, report: &Report) -> GateOutcome {
         let mut findings = Vec::new();
         let skip = match self.test_results {
@@ -365,4 +443,93 @@ fn list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
         s.push_str(&format!(" and {more} more"));
     }
     s
+}
+
+/// Seconds since the epoch of a waiver's `expires`: `YYYY-MM-DD` (midnight
+/// UTC) or `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+fn expiry_seconds(text: &str) -> Option<i64> {
+    let num = |s: &str| -> Option<i64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+    };
+    let (date, time) = match text.split_once(['T', 't']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (text, None),
+    };
+    let mut parts = date.splitn(3, '-');
+    let (y, m, d) = (
+        num(parts.next()?)?,
+        num(parts.next()?)?,
+        num(parts.next()?)?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || date.len() != 10 {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    let mut secs = days * 86_400;
+    if let Some(t) = time {
+        let (clock, offset) = if let Some(c) = t.strip_suffix(['Z', 'z']) {
+            (c, 0)
+        } else {
+            let at = t.rfind(['+', '-'])?;
+            let (c, off) = t.split_at(at);
+            let sign = if off.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = off[1..].split_once(':')?;
+            (c, sign * (num(oh)? * 3600 + num(om)? * 60))
+        };
+        let clock = clock.split('.').next()?;
+        let mut hms = clock.splitn(3, ':');
+        let (h, mi, s) = (num(hms.next()?)?, num(hms.next()?)?, num(hms.next()?)?);
+        if h > 23 || mi > 59 || s > 60 {
+            return None;
+        }
+        secs += h * 3600 + mi * 60 + s - offset;
+    }
+    Some(secs)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    #[test]
+    fn expiry_formats() {
+        assert_eq!(expiry_seconds("1970-01-02"), Some(86_400));
+        assert_eq!(expiry_seconds("2023-11-14T22:13:20Z"), Some(1_700_000_000));
+        assert_eq!(
+            expiry_seconds("2023-11-14T23:13:20+01:00"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            expiry_seconds("2023-11-14T22:13:20.5Z"),
+            Some(1_700_000_000)
+        );
+        for bad in [
+            "",
+            "2023-13-01",
+            "2023-1-1",
+            "tomorrow",
+            "2023-11-14T25:00:00Z",
+            "2023-11-14T10:00:00",
+        ] {
+            assert_eq!(expiry_seconds(bad), None, "{bad}");
+        }
+        let gate =
+            Gate::from_yaml("waivers: [{rule: r, reason: x, author: me, expires: 2024-02-30x}]");
+        assert!(gate.is_err());
+        let gate =
+            Gate::from_yaml("waivers: [{rule: r, reason: x, author: me, expires: 2024-03-01}]")
+                .unwrap();
+        assert_eq!(gate.waivers[0].author.as_deref(), Some("me"));
+    }
 }

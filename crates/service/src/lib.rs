@@ -1,0 +1,32 @@
+//! The scanning and signing service: `ImageScanningRequest` and
+//! `ImageSigningRequest` (compatible with the predecessor's
+//! `cop.redhat.com/v1alpha2`), the OpenSCAP scanner, and the pipeline that
+//! scans, gates, signs, publishes and verifies, usable without any cluster.
+//!
+//! - [`request`]: the request types and their parsing.
+//! - [`status`]: phase, typed conditions merged by type, scan counts.
+//! - [`content`]: choosing SCAP content from the image's `/etc/os-release`.
+//! - [`scanner`]: OpenSCAP on an unpacked image (`oscap-chroot` semantics).
+//! - [`pipeline`]: resolve → scan → gate → sign → publish → verify.
+//! - [`keys`]: where signing keys come from.
+//!
+//! The signed digest is always the scanned digest, a failed gate writes no
+//! signature, and running a request twice leaves one signature.
+
+#![forbid(unsafe_code)]
+
+pub mod content;
+pub mod error;
+pub mod keys;
+pub mod pipeline;
+pub mod request;
+pub mod scanner;
+mod schema;
+pub mod status;
+
+pub use error::{Error, Result};
+pub use keys::{KeyDir, KeyProvider};
+pub use pipeline::{Pipeline, PipelineEvent, RunOutput, Step};
+pub use request::{ImageScanningRequestSpec, ImageSigningRequestSpec, Request};
+pub use scanner::{ScanOptions, ScanOutput, Scanner};
+pub use status::{Condition, ConditionType, Phase, RequestStatus};

@@ -1,0 +1,821 @@
+//! The pipeline: resolve, scan, gate, sign, publish, verify, in that order.
+//!
+//! - The digest signed is the digest scanned: the reference is resolved
+//!   once and everything after addresses the image by that digest.
+//! - A failing or errored scan with `requireScan` writes no signature
+//!   anywhere.
+//! - After publishing, the signature is read back from the store and, when a
+//!   policy is given, the image is evaluated against it before the request
+//!   is reported done.
+//! - Idempotent: when the store already holds a valid signature by the same
+//!   key for the same digest and identity, it is reused, not made again.
+//!
+//! Every step reports typed [`PipelineEvent`]s, and a run always ends in one
+//! [`RequestStatus`]: failures become `phase: Failed` with the condition that
+//! failed, never a lost status.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use imprimatur_arf::{Gate, GateOutcome, Report, ResultValue, Severity};
+use imprimatur_policy::{Evaluator, Image, Policy, PolicyImage, RegistriesConfig};
+use imprimatur_reference::Reference;
+use imprimatur_registry::files::FsKeyLoader;
+use imprimatur_registry::store::{self, SignatureStore, StoreOptions};
+use imprimatur_registry::{
+    ImageReference, ImageSource, Platform, PullEvent, RegistryClient, ResolvedImage, pull,
+};
+use imprimatur_signature as sig;
+
+use crate::error::{Error, Result};
+use crate::keys::KeyProvider;
+use crate::request::{
+    Document, ImageScanningRequestSpec, ImageSigningRequestSpec, ImageTarget, Request, ScanSettings,
+};
+use crate::scanner::{ScanOptions, ScanOutput, ScanTimings, Scanner};
+use crate::status::{
+    ConditionStatus, ConditionType, GateVerdict, Phase, RequestStatus, ScanCounts, SignatureRecord,
+    rfc3339,
+};
+
+/// A pipeline step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// Resolving the reference to a digest.
+    Resolve,
+    /// Pulling, unpacking and scanning.
+    Scan,
+    /// Judging the scan.
+    Gate,
+    /// Making the signature.
+    Sign,
+    /// Writing it to its store.
+    Publish,
+    /// Reading it back and evaluating the policy.
+    Verify,
+}
+
+impl Step {
+    /// The step's name (`resolve`, `scan`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Resolve => "resolve",
+            Step::Scan => "scan",
+            Step::Gate => "gate",
+            Step::Sign => "sign",
+            Step::Publish => "publish",
+            Step::Verify => "verify",
+        }
+    }
+}
+
+/// What the pipeline reports as it goes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PipelineEvent {
+    /// A step started.
+    Started(Step),
+    /// A step finished; the message says with what.
+    Finished(Step, String),
+    /// A step failed.
+    Failed(Step, String),
+    /// Pull progress during the scan step.
+    Pull(PullEvent),
+}
+
+/// A callback for [`PipelineEvent`]s.
+pub type EventFn = Arc<dyn Fn(PipelineEvent) + Send + Sync>;
+
+/// A clock: the pipeline never reads the time itself.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// What a run produced besides its status.
+#[derive(Debug, Default)]
+pub struct RunOutput {
+    /// The status to write back.
+    pub status: RequestStatus,
+    /// The scan's results, when a scan ran (the ARF lives as long as this).
+    pub scan: Option<ScanOutput>,
+    /// How long the scan steps took.
+    pub timings: Option<ScanTimings>,
+    /// The signature blob made (or reused).
+    pub signature: Option<Vec<u8>>,
+}
+
+/// The scan-gate-sign-publish-verify pipeline, configured once and run for
+/// many requests.
+#[derive(Clone)]
+pub struct Pipeline {
+    client: RegistryClient,
+    scanner: Scanner,
+    platform: Platform,
+    keys: Option<Arc<dyn KeyProvider>>,
+    registries: RegistriesConfig,
+    default_lookaside: String,
+    policy: Option<Policy>,
+    image_stream_registry: Option<String>,
+    clock: Clock,
+    events: Option<EventFn>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("scanner", &self.scanner)
+            .field("platform", &self.platform)
+            .field("default_lookaside", &self.default_lookaside)
+            .field("image_stream_registry", &self.image_stream_registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline reaching registries through `client`, with the default
+    /// scanner, this machine's platform, the system clock, no key, no
+    /// `registries.d` (so the default lookaside) and no policy.
+    pub fn new(client: RegistryClient) -> Self {
+        Pipeline {
+            client,
+            scanner: Scanner::default(),
+            platform: Platform::current(),
+            keys: None,
+            registries: RegistriesConfig::default(),
+            default_lookaside: imprimatur_policy::default_lookaside(true, ""),
+            policy: None,
+            image_stream_registry: None,
+            clock: Arc::new(SystemTime::now),
+            events: None,
+        }
+    }
+
+    /// The scanner.
+    pub fn scanner(mut self, scanner: Scanner) -> Self {
+        self.scanner = scanner;
+        self
+    }
+
+    /// The platform chosen in multi-platform images.
+    pub fn platform(mut self, platform: Platform) -> Self {
+        self.platform = platform;
+        self
+    }
+
+    /// Where signing keys come from.
+    pub fn keys(mut self, keys: Arc<dyn KeyProvider>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// `registries.d`, which chooses the signature store, and the lookaside
+    /// used when no section names one.
+    pub fn registries(
+        mut self,
+        registries: RegistriesConfig,
+        default_lookaside: impl Into<String>,
+    ) -> Self {
+        self.registries = registries;
+        self.default_lookaside = default_lookaside.into();
+        self
+    }
+
+    /// A policy every signed image must satisfy before the request is done.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// The registry serving image streams (`HOST` of `HOST/NAMESPACE/STREAM:TAG`,
+    /// OpenShift's integrated registry): lets `imageStreamTag` requests run
+    /// without a cluster.
+    pub fn image_stream_registry(mut self, host: impl Into<String>) -> Self {
+        self.image_stream_registry = Some(host.into());
+        self
+    }
+
+    /// The clock (tests pin it).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where events go.
+    pub fn events(mut self, events: EventFn) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    fn emit(&self, event: PipelineEvent) {
+        if let Some(e) = &self.events {
+            e(event);
+        }
+    }
+
+    fn now(&self) -> SystemTime {
+        (self.clock)()
+    }
+
+    /// Runs a request of either kind. Never fails: what went wrong is in the
+    /// status (`phase: Failed` and the condition of the step).
+    pub async fn run(&self, request: &Request) -> RunOutput {
+        match request {
+            Request::Signing(doc) => self.run_signing(doc).await,
+            Request::Scanning(doc) => self.run_scanning(doc).await,
+        }
+    }
+
+    /// The image reference a target names.
+    pub fn image_reference(&self, target: &ImageTarget) -> Result<ImageReference> {
+        match target {
+            ImageTarget::Image(s) => parse_image(s),
+            ImageTarget::ImageStreamTag {
+                namespace,
+                stream,
+                tag,
+            } => match &self.image_stream_registry {
+                Some(host) => parse_image(&format!("docker://{host}/{namespace}/{stream}:{tag}")),
+                None => Err(Error::Request(format!(
+                    "imageStreamTag {stream}:{tag} needs a cluster (the controller) or an image stream \
+                     registry (--image-stream-registry HOST) to resolve"
+                ))),
+            },
+        }
+    }
+
+    /// Runs an `ImageScanningRequest`.
+    pub async fn run_scanning(&self, doc: &Document<ImageScanningRequestSpec>) -> RunOutput {
+        let mut run = Run::start(self, doc.metadata.generation);
+        let result = async {
+            let target = crate::request::target_of(
+                doc.spec.image_stream_tag.as_deref(),
+                doc.spec.image.as_deref(),
+                &doc.metadata,
+            )?;
+            let image = self.image_reference(&target)?;
+            let (source, resolved) = run.resolve(&image).await?;
+            let passed = run
+                .scan_and_gate(
+                    &source,
+                    &resolved,
+                    doc.spec.scan.as_ref(),
+                    doc.spec.gate.as_ref(),
+                    doc.spec.gate.is_some(),
+                )
+                .await?;
+            Ok::<bool, Error>(passed)
+        }
+        .await;
+        run.finish(result)
+    }
+
+    /// Runs an `ImageSigningRequest`.
+    pub async fn run_signing(&self, doc: &Document<ImageSigningRequestSpec>) -> RunOutput {
+        let mut run = Run::start(self, doc.metadata.generation);
+        let result = async {
+            let spec = &doc.spec;
+            let target = crate::request::target_of(
+                spec.image_stream_tag.as_deref(),
+                spec.image.as_deref(),
+                &doc.metadata,
+            )?;
+            let image = self.image_reference(&target)?;
+            let identity = signing_identity(&image, spec.identity.as_deref())?;
+            let (source, resolved) = run.resolve(&image).await?;
+            if spec.require_scan {
+                let passed = run
+                    .scan_and_gate(
+                        &source,
+                        &resolved,
+                        spec.scan.as_ref(),
+                        spec.gate.as_ref(),
+                        true,
+                    )
+                    .await?;
+                if !passed {
+                    return Ok(false);
+                }
+            }
+            let (key, passphrase) = self.signing_key(
+                spec.signing_key_secret_name.as_deref(),
+                spec.signing_key_sign_by.as_deref(),
+            )?;
+            let store = self
+                .store_for(&image, &identity, spec.store.as_ref())
+                .await?;
+            run.sign_publish_verify(&key, passphrase, &identity, &resolved, store.as_ref())
+                .await?;
+            Ok(true)
+        }
+        .await;
+        run.finish(result)
+    }
+
+    fn signing_key(
+        &self,
+        name: Option<&str>,
+        sign_by: Option<&str>,
+    ) -> Result<(sig::SecretKey, Option<sig::Passphrase>)> {
+        let keys = self.keys.as_ref().ok_or_else(|| Error::Key {
+            path: PathBuf::new(),
+            message: "no signing keys configured (--key-dir)".into(),
+        })?;
+        let name = name.ok_or_else(|| {
+            Error::Request("spec.signingKeySecretName is required to sign".into())
+        })?;
+        keys.signing_key(name, sign_by)
+    }
+
+    /// The store the signature goes to: the override, or the one
+    /// `registries.d` (and the registry's extension support) chooses.
+    async fn store_for(
+        &self,
+        image: &ImageReference,
+        identity: &Reference,
+        over: Option<&crate::request::StoreOverride>,
+    ) -> Result<Arc<dyn SignatureStore>> {
+        if let Some(url) = over.and_then(|o| o.lookaside.as_deref()) {
+            let endpoint = store::LookasideEndpoint::new(url, true);
+            let mut s = store::LookasideStore::new(identity, endpoint.clone(), endpoint)
+                .origin("spec.store.lookaside");
+            s = s.http(plain_http()?);
+            return Ok(Arc::new(s));
+        }
+        let mut options =
+            StoreOptions::new(self.registries.clone(), self.default_lookaside.clone())
+                .lookaside_http(plain_http()?);
+        if matches!(image, ImageReference::Docker(_)) {
+            options = options.registry(self.client.clone());
+        }
+        let choice = store::choose(identity, &options)
+            .await
+            .map_err(|e| Error::Store(e.to_string()))?;
+        Ok(choice.store)
+    }
+}
+
+/// One run's status under construction.
+struct Run<'p> {
+    pipeline: &'p Pipeline,
+    generation: Option<i64>,
+    output: RunOutput,
+}
+
+impl<'p> Run<'p> {
+    fn start(pipeline: &'p Pipeline, generation: Option<i64>) -> Self {
+        let mut output = RunOutput::default();
+        output.status.phase = Some(Phase::Running);
+        output.status.start_time = Some(rfc3339(pipeline.now()));
+        Run {
+            pipeline,
+            generation,
+            output,
+        }
+    }
+
+    fn condition(
+        &mut self,
+        kind: ConditionType,
+        ok: bool,
+        reason: &str,
+        message: impl Into<String>,
+    ) {
+        let status = if ok {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        };
+        let now = self.pipeline.now();
+        self.output
+            .status
+            .set_condition(kind, status, reason, message, self.generation, now);
+    }
+
+    async fn step<T, E: Into<Error>>(
+        &self,
+        step: Step,
+        work: impl Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T> {
+        self.pipeline.emit(PipelineEvent::Started(step));
+        let result = work.await.map_err(Into::into);
+        if let Err(e) = &result {
+            self.pipeline
+                .emit(PipelineEvent::Failed(step, e.to_string()));
+        }
+        result
+    }
+
+    async fn resolve(&mut self, image: &ImageReference) -> Result<(ImageSource, ResolvedImage)> {
+        let source = ImageSource::new(image, &self.pipeline.client);
+        let resolved = self.step(Step::Resolve, source.resolve()).await?;
+        let repo = match image {
+            ImageReference::Docker(r) => r.name(),
+            other => other.to_string(),
+        };
+        self.output.status.image_digest = Some(resolved.digest.to_string());
+        self.output.status.unsigned_image = Some(format!("{repo}@{}", resolved.digest));
+        self.pipeline.emit(PipelineEvent::Finished(
+            Step::Resolve,
+            format!("{image} -> {}", resolved.digest),
+        ));
+        Ok((source, resolved))
+    }
+
+    /// Scans and judges; records both conditions. Returns whether the gate
+    /// passed (true when there is no gate and `gate_required` is false).
+    async fn scan_and_gate(
+        &mut self,
+        source: &ImageSource,
+        resolved: &ResolvedImage,
+        settings: Option<&ScanSettings>,
+        gate: Option<&Gate>,
+        gate_required: bool,
+    ) -> Result<bool> {
+        let settings = settings.cloned().unwrap_or_default();
+        let options = ScanOptions {
+            datastream: settings.datastream.map(PathBuf::from),
+            profile: settings.profile,
+            tailoring: settings.tailoring.map(PathBuf::from),
+            oval: settings.oval.map(PathBuf::from),
+        };
+        let mut scanner = self.pipeline.scanner.clone();
+        if let Some(secs) = settings.timeout_seconds {
+            scanner = scanner.timeout(std::time::Duration::from_secs(secs));
+        }
+        let progress: Option<pull::ProgressFn> = self.pipeline.events.clone().map(|e| {
+            let f: pull::ProgressFn = Arc::new(move |p| e(PipelineEvent::Pull(p)));
+            f
+        });
+        let scanned = self
+            .step(
+                Step::Scan,
+                scanner.scan_image(
+                    source,
+                    resolved,
+                    &self.pipeline.platform,
+                    &options,
+                    progress,
+                ),
+            )
+            .await;
+        let (scan, timings) = match scanned {
+            Ok(s) => s,
+            Err(e) => {
+                self.condition(ConditionType::Scanned, false, "ScanError", e.to_string());
+                return Err(e);
+            }
+        };
+        self.record_scan(&scan);
+        let message = format!(
+            "{} with {} ({}): {} rules, {} passed, {} failed",
+            resolved.digest,
+            scan.content.profile,
+            scan.content.why,
+            self.output.status.scan_result.map_or(0, |c| c.total_rules),
+            self.output.status.scan_result.map_or(0, |c| c.passed_rules),
+            self.output.status.scan_result.map_or(0, |c| c.failed_rules),
+        );
+        self.condition(ConditionType::Scanned, true, "Scanned", message.clone());
+        self.pipeline
+            .emit(PipelineEvent::Finished(Step::Scan, message));
+
+        let passed = match gate {
+            None if !gate_required => true,
+            gate => {
+                self.pipeline.emit(PipelineEvent::Started(Step::Gate));
+                let default_gate = Gate::default();
+                let gate = gate.unwrap_or(&default_gate);
+                let verdict = judge(
+                    gate,
+                    &scan.report,
+                    scan.oval_report.as_ref(),
+                    self.pipeline.now(),
+                );
+                let passed = verdict.passed;
+                let message = if passed {
+                    "the scan passed the gate".to_owned()
+                } else {
+                    verdict.reasons.join("; ")
+                };
+                self.condition(
+                    ConditionType::GatePassed,
+                    passed,
+                    if passed { "GatePassed" } else { "GateFailed" },
+                    message.clone(),
+                );
+                self.output.status.gate = Some(verdict);
+                self.pipeline.emit(if passed {
+                    PipelineEvent::Finished(Step::Gate, message)
+                } else {
+                    PipelineEvent::Failed(Step::Gate, message)
+                });
+                passed
+            }
+        };
+        self.output.scan = Some(scan);
+        self.output.timings = Some(timings);
+        Ok(passed)
+    }
+
+    fn record_scan(&mut self, scan: &ScanOutput) {
+        let status = &mut self.output.status;
+        // The last TestResult is this scan's (oscap writes one per run).
+        if let Some(tr) = scan.report.test_results.last() {
+            let s = tr.summary();
+            status.scan_result = Some(ScanCounts {
+                total_rules: s.scan_result.total_rules,
+                passed_rules: s.scan_result.passed_rules,
+                failed_rules: s.scan_result.failed_rules,
+            });
+            status.failed_by_severity = Severity::ALL
+                .iter()
+                .map(|sev| {
+                    (
+                        sev.as_str().to_owned(),
+                        s.by_severity.get(*sev).get(ResultValue::Fail),
+                    )
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect();
+        }
+        let mut cves = scan.report.present_cves();
+        if let Some(oval) = &scan.oval_report {
+            for c in oval.present_cves() {
+                if !cves.contains(&c) {
+                    cves.push(c);
+                }
+            }
+        }
+        status.present_cves = cves;
+        status.scan_limitations = scan.limitations.clone();
+    }
+
+    async fn sign_publish_verify(
+        &mut self,
+        key: &sig::SecretKey,
+        passphrase: Option<sig::Passphrase>,
+        identity: &Reference,
+        resolved: &ResolvedImage,
+        store: &dyn SignatureStore,
+    ) -> Result<()> {
+        let identity_text = identity.to_string();
+        let fingerprint = key.fingerprint();
+        // Idempotence: a valid signature by this key for this digest and
+        // identity already in the store is the signature.
+        self.pipeline.emit(PipelineEvent::Started(Step::Sign));
+        let existing = store
+            .list(&resolved.digest)
+            .await
+            .map_err(|e| self.fail_store(ConditionType::Published, e))?;
+        let key_error = |e: &dyn std::fmt::Display| Error::Key {
+            path: PathBuf::from(fingerprint.to_string()),
+            message: e.to_string(),
+        };
+        let public = key.public_armored().map_err(|e| key_error(&e))?;
+        let trusted = sig::TrustedKeys::from_bytes(&public).map_err(|e| key_error(&e))?;
+        let verifier = sig::Verifier::new(&trusted);
+        let reusable = existing.iter().find(|s| {
+            sig::verify_standalone(
+                &verifier,
+                &resolved.manifest,
+                &identity_text,
+                std::slice::from_ref(&fingerprint),
+                &s.blob,
+            )
+            .is_ok()
+        });
+        let (blob, location, created) = match reusable {
+            Some(found) => {
+                self.condition(
+                    ConditionType::Signed,
+                    true,
+                    "AlreadySigned",
+                    format!(
+                        "a signature by {fingerprint} for {identity_text} was already in {}",
+                        store.describe()
+                    ),
+                );
+                self.pipeline.emit(PipelineEvent::Finished(
+                    Step::Sign,
+                    "already signed: reusing the stored signature".into(),
+                ));
+                (found.blob.clone(), found.location.clone(), false)
+            }
+            None => {
+                let mut builder = sig::Signer::builder(key);
+                if let Some(p) = passphrase {
+                    builder = builder.passphrase(p);
+                }
+                let signer = builder.build()?;
+                let timestamp = self
+                    .pipeline
+                    .now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                let payload = sig::Payload::new(&identity_text, &resolved.digest, timestamp);
+                let blob = signer.sign_at(&payload, self.pipeline.now())?;
+                self.condition(
+                    ConditionType::Signed,
+                    true,
+                    "Signed",
+                    format!(
+                        "signed {} for {identity_text} with {fingerprint}",
+                        resolved.digest
+                    ),
+                );
+                self.pipeline.emit(PipelineEvent::Finished(
+                    Step::Sign,
+                    format!("{identity_text} with {fingerprint}"),
+                ));
+                self.pipeline.emit(PipelineEvent::Started(Step::Publish));
+                let added = store
+                    .add(&resolved.digest, &blob)
+                    .await
+                    .map_err(|e| self.fail_store(ConditionType::Published, e))?;
+                let location = added.location().to_owned();
+                (blob, location, added.is_new())
+            }
+        };
+        self.condition(
+            ConditionType::Published,
+            true,
+            "Published",
+            format!("{} ({location})", store.describe()),
+        );
+        self.pipeline
+            .emit(PipelineEvent::Finished(Step::Publish, location.clone()));
+        self.output.status.signature = Some(SignatureRecord {
+            identity: identity_text.clone(),
+            fingerprint: fingerprint.to_string(),
+            store: store.describe(),
+            location,
+            created,
+        });
+        self.output.signature = Some(blob.clone());
+
+        self.pipeline.emit(PipelineEvent::Started(Step::Verify));
+        let stored = store
+            .list(&resolved.digest)
+            .await
+            .map_err(|e| self.fail_store(ConditionType::Verified, e))?;
+        if !stored.iter().any(|s| s.blob == blob) {
+            let e = Error::Verify(format!(
+                "the signature is not in {} when read back",
+                store.describe()
+            ));
+            self.condition(ConditionType::Verified, false, "NotReadBack", e.to_string());
+            return Err(e);
+        }
+        let message = match &self.pipeline.policy {
+            Some(policy) => {
+                let blobs: Vec<&[u8]> = stored.iter().map(|s| s.blob.as_slice()).collect();
+                let image = Image::new(
+                    PolicyImage::docker(identity),
+                    Some(&resolved.manifest),
+                    blobs,
+                );
+                let decision = Evaluator::new(policy.clone(), FsKeyLoader)
+                    .reference_time(self.pipeline.now())
+                    .evaluate(&image);
+                if !decision.allowed {
+                    let e = Error::Verify(format!(
+                        "the policy refuses {identity_text}: {}",
+                        decision.reason.unwrap_or_else(|| "denied".into())
+                    ));
+                    self.condition(
+                        ConditionType::Verified,
+                        false,
+                        "PolicyDenied",
+                        e.to_string(),
+                    );
+                    return Err(e);
+                }
+                format!(
+                    "read back from the store; the policy accepts {identity_text} (scope {})",
+                    decision.scope
+                )
+            }
+            None => "read back from the store (no policy given)".to_owned(),
+        };
+        self.condition(ConditionType::Verified, true, "Verified", message.clone());
+        self.pipeline
+            .emit(PipelineEvent::Finished(Step::Verify, message));
+        self.output.status.signed_image = self.output.status.unsigned_image.clone();
+        Ok(())
+    }
+
+    fn fail_store(&mut self, kind: ConditionType, e: store::StoreError) -> Error {
+        let e = Error::Store(e.to_string());
+        self.condition(kind, false, "StoreError", e.to_string());
+        e
+    }
+
+    /// Closes the run: `Completed` with `Ready=True`, or `Failed` with
+    /// `Ready=False` and the reason.
+    fn finish(mut self, result: Result<bool>) -> RunOutput {
+        match result {
+            Ok(true) => {
+                self.output.status.phase = Some(Phase::Completed);
+                self.condition(ConditionType::Ready, true, "Completed", "done");
+            }
+            Ok(false) => {
+                self.output.status.phase = Some(Phase::Failed);
+                let reasons = self
+                    .output
+                    .status
+                    .gate
+                    .as_ref()
+                    .map(|g| g.reasons.join("; "))
+                    .unwrap_or_default();
+                self.condition(
+                    ConditionType::Ready,
+                    false,
+                    "GateFailed",
+                    format!("the scan did not pass the gate: {reasons}"),
+                );
+            }
+            Err(e) => {
+                self.output.status.phase = Some(Phase::Failed);
+                let reason = reason_of(&e);
+                self.condition(ConditionType::Ready, false, reason, e.to_string());
+            }
+        }
+        self.output.status.end_time = Some(rfc3339(self.pipeline.now()));
+        self.output
+    }
+}
+
+/// The gate's verdict over the ARF (and the OVAL results, when evaluated).
+fn judge(gate: &Gate, report: &Report, oval: Option<&Report>, now: SystemTime) -> GateVerdict {
+    let mut outcomes: Vec<GateOutcome> = vec![gate.evaluate_at(report, now)];
+    if let Some(oval) = oval {
+        outcomes.push(gate.evaluate_at(oval, now));
+    }
+    GateVerdict {
+        passed: outcomes.iter().all(|o| o.passed),
+        reasons: outcomes
+            .iter()
+            .flat_map(|o| o.reasons.iter().cloned())
+            .collect(),
+        waived: outcomes
+            .iter()
+            .flat_map(|o| o.findings.iter())
+            .filter_map(|f| f.waived.as_ref().map(|w| format!("{}: {w}", f.rule)))
+            .collect(),
+    }
+}
+
+/// The HTTP client for `http(s)` lookasides.
+fn plain_http() -> Result<Arc<dyn store::HttpSend>> {
+    let http = store::PlainHttp::new().map_err(|e| Error::Store(e.to_string()))?;
+    Ok(Arc::new(http))
+}
+
+/// The identity a signature claims: the one given, or the docker reference
+/// as written (tag included, as skopeo's `matchRepoDigestOrExact` expects).
+pub fn signing_identity(image: &ImageReference, given: Option<&str>) -> Result<Reference> {
+    match (given, image) {
+        (Some(id), _) => {
+            let id = id.strip_prefix("docker://").unwrap_or(id);
+            Reference::parse_normalized(id)
+                .map_err(|e| Error::Request(format!("identity {id:?}: {e}")))
+        }
+        (None, ImageReference::Docker(r)) if r.tag().is_some() || r.digest().is_some() => {
+            Ok(r.clone())
+        }
+        (None, ImageReference::Docker(r)) => Ok(r.with_default_tag()),
+        (None, other) => Err(Error::Request(format!(
+            "{other} has no docker identity: give the identity to sign for (spec.identity, --identity)"
+        ))),
+    }
+}
+
+/// A request's image string: with a transport, or a bare docker reference.
+fn parse_image(s: &str) -> Result<ImageReference> {
+    let with_transport =
+        if s.starts_with("docker://") || s.starts_with("oci:") || s.starts_with("dir:") {
+            s.to_owned()
+        } else {
+            format!("docker://{s}")
+        };
+    with_transport
+        .parse()
+        .map_err(|e: imprimatur_registry::Error| Error::Request(e.to_string()))
+}
+
+/// The condition reason for an error.
+fn reason_of(e: &Error) -> &'static str {
+    match e {
+        Error::Request(_) => "InvalidRequest",
+        Error::Registry(_) => "ImageUnavailable",
+        Error::Content(_) => "NoScanContent",
+        Error::Scanner { .. } | Error::Results(_) => "ScanError",
+        Error::Timeout { .. } => "ScanTimeout",
+        Error::Key { .. } => "KeyUnavailable",
+        Error::Sign(_) => "SigningFailed",
+        Error::Store(_) => "StoreError",
+        Error::Verify(_) => "VerificationFailed",
+        _ => "Error",
+    }
+}

@@ -1,0 +1,459 @@
+//! Running OpenSCAP against an image: pull and unpack it safely into a
+//! scratch root, run `oscap xccdf eval` the way `oscap-chroot` does
+//! (`OSCAP_PROBE_ROOT`, `OSCAP_EVALUATION_TARGET=chroot://…`), read the ARF
+//! with `imprimatur-arf`, and remove the scratch root on every path.
+//!
+//! oscap's exit codes: 0 all rules passed, 2 some failed (not an error),
+//! anything else an error, reported with oscap's stderr. Its warnings about
+//! probes that cannot inspect an offline root are reported as the scan's
+//! known limitations instead of being passed over.
+//!
+//! Cancellation: drop the future. The oscap process is killed with it
+//! (`kill_on_drop`) and the scratch root is a `TempDir`, removed on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use imprimatur_arf::Report;
+use imprimatur_registry::unpack::Unpacker;
+use imprimatur_registry::{ImageSource, Platform, ResolvedImage, pull};
+use tokio::io::AsyncReadExt as _;
+
+use crate::content::{self, ChosenContent};
+use crate::error::{Error, Result};
+
+/// How to scan: content and limits. `Scanner::default()` uses `oscap` from
+/// `PATH`, SSG content from [`content::DEFAULT_CONTENT_DIR`], 30 minutes.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    oscap: PathBuf,
+    content_dir: PathBuf,
+    timeout: Duration,
+    scratch_parent: Option<PathBuf>,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            oscap: PathBuf::from("oscap"),
+            content_dir: PathBuf::from(content::DEFAULT_CONTENT_DIR),
+            timeout: Duration::from_secs(1800),
+            scratch_parent: None,
+        }
+    }
+}
+
+/// What to scan with (all optional: see [`content::choose`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// The datastream.
+    pub datastream: Option<PathBuf>,
+    /// The profile (full id or short name).
+    pub profile: Option<String>,
+    /// A tailoring file.
+    pub tailoring: Option<PathBuf>,
+    /// An OVAL definitions file evaluated too (`oscap oval eval`).
+    pub oval: Option<PathBuf>,
+}
+
+/// The outcome of a scan whose results could be read (the rules may have
+/// failed: that is for a gate to judge).
+#[derive(Debug)]
+pub struct ScanOutput {
+    /// The content used.
+    pub content: ChosenContent,
+    /// The parsed ARF.
+    pub report: Report,
+    /// The parsed OVAL results, when an OVAL file was evaluated.
+    pub oval_report: Option<Report>,
+    /// oscap's exit code (0 or 2).
+    pub exit_code: i32,
+    /// Known limits of scanning an offline root, from oscap's warnings.
+    pub limitations: Vec<String>,
+    /// The ARF exactly as oscap wrote it (in a scratch directory removed
+    /// when this is dropped).
+    pub arf_path: PathBuf,
+    /// The OVAL results file, if any.
+    pub oval_results_path: Option<PathBuf>,
+    _results_dir: tempfile::TempDir,
+}
+
+/// Timings of a scan's steps.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ScanTimings {
+    /// Pulling and unpacking.
+    pub unpack: Duration,
+    /// oscap itself.
+    pub oscap: Duration,
+    /// Parsing the results.
+    pub parse: Duration,
+}
+
+impl Scanner {
+    /// The oscap binary to run.
+    pub fn oscap(mut self, path: impl Into<PathBuf>) -> Self {
+        self.oscap = path.into();
+        self
+    }
+
+    /// Where SSG datastreams are looked for.
+    pub fn content_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.content_dir = dir.into();
+        self
+    }
+
+    /// The longest a scan may take (oscap is killed after it).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Where scratch roots are made (default: the temporary directory).
+    pub fn scratch_parent(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.scratch_parent = Some(dir.into());
+        self
+    }
+
+    fn scratch(&self, prefix: &str) -> Result<tempfile::TempDir> {
+        let mut b = tempfile::Builder::new();
+        b.prefix(prefix);
+        match &self.scratch_parent {
+            Some(p) => b.tempdir_in(p),
+            None => b.tempdir(),
+        }
+        .map_err(|e| {
+            Error::io(
+                "create scratch directory",
+                self.scratch_parent
+                    .clone()
+                    .unwrap_or_else(std::env::temp_dir),
+                e,
+            )
+        })
+    }
+
+    /// Pulls and unpacks `resolved` into a scratch root, scans it, removes
+    /// the root. The digest scanned is `resolved.digest` (for an index, the
+    /// platform image in it).
+    pub async fn scan_image(
+        &self,
+        source: &ImageSource,
+        resolved: &ResolvedImage,
+        platform: &Platform,
+        options: &ScanOptions,
+        progress: Option<pull::ProgressFn>,
+    ) -> Result<(ScanOutput, ScanTimings)> {
+        let scratch = self.scratch("imprimatur-root.")?;
+        let root = scratch.path().join("rootfs");
+        let started = std::time::Instant::now();
+        pull::unpack_image(
+            source,
+            resolved,
+            platform,
+            &Unpacker::default(),
+            &root,
+            progress,
+        )
+        .await?;
+        let unpack = started.elapsed();
+        let (output, mut timings) = self.scan_root(&root, options).await?;
+        timings.unpack = unpack;
+        drop(scratch);
+        Ok((output, timings))
+    }
+
+    /// Scans an unpacked root filesystem.
+    pub async fn scan_root(
+        &self,
+        root: &Path,
+        options: &ScanOptions,
+    ) -> Result<(ScanOutput, ScanTimings)> {
+        let chosen = content::choose(
+            root,
+            &self.content_dir,
+            options.datastream.as_deref(),
+            options.profile.as_deref(),
+        )?;
+        let results = self.scratch("imprimatur-results.")?;
+        let arf_path = results.path().join("results-arf.xml");
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "xccdf".into(),
+            "eval".into(),
+            "--profile".into(),
+            chosen.profile.clone().into(),
+        ];
+        if let Some(t) = &options.tailoring {
+            args.push("--tailoring-file".into());
+            args.push(t.into());
+        }
+        args.push("--results-arf".into());
+        args.push(arf_path.clone().into());
+        args.push(chosen.datastream.clone().into());
+        let started = std::time::Instant::now();
+        let run = self.run_oscap(root, &args).await?;
+        let oscap_time = started.elapsed();
+        if run.code != 0 && run.code != 2 {
+            return Err(Error::Scanner {
+                message: format!(
+                    "exit code {} ({}): {}",
+                    run.code,
+                    chosen.datastream.display(),
+                    tail(&run.stderr)
+                ),
+            });
+        }
+        if !arf_path.is_file() {
+            return Err(Error::Scanner {
+                message: format!(
+                    "exited {} but wrote no results: {}",
+                    run.code,
+                    tail(&run.stderr)
+                ),
+            });
+        }
+        let mut limitations = limitations_of(&run.stderr);
+        let (oval_report, oval_results_path) = match &options.oval {
+            Some(oval) => {
+                let path = results.path().join("oval-results.xml");
+                let args: Vec<std::ffi::OsString> = vec![
+                    "oval".into(),
+                    "eval".into(),
+                    "--results".into(),
+                    path.clone().into(),
+                    oval.into(),
+                ];
+                let oval_run = self.run_oscap(root, &args).await?;
+                if oval_run.code != 0 && oval_run.code != 2 || !path.is_file() {
+                    return Err(Error::Scanner {
+                        message: format!(
+                            "OVAL {}: exit code {}: {}",
+                            oval.display(),
+                            oval_run.code,
+                            tail(&oval_run.stderr)
+                        ),
+                    });
+                }
+                for l in limitations_of(&oval_run.stderr) {
+                    if !limitations.contains(&l) {
+                        limitations.push(l);
+                    }
+                }
+                (Some(parse_file(&path)?), Some(path))
+            }
+            None => (None, None),
+        };
+        let started = std::time::Instant::now();
+        let report = parse_file(&arf_path)?;
+        let parse_time = started.elapsed();
+        if report.test_results.is_empty() {
+            return Err(Error::Scanner {
+                message: format!(
+                    "{} holds no TestResult: {}",
+                    arf_path.display(),
+                    tail(&run.stderr)
+                ),
+            });
+        }
+        Ok((
+            ScanOutput {
+                content: chosen,
+                report,
+                oval_report,
+                exit_code: run.code,
+                limitations,
+                arf_path,
+                oval_results_path,
+                _results_dir: results,
+            },
+            ScanTimings {
+                unpack: Duration::ZERO,
+                oscap: oscap_time,
+                parse: parse_time,
+            },
+        ))
+    }
+
+    async fn run_oscap(&self, root: &Path, args: &[std::ffi::OsString]) -> Result<OscapRun> {
+        let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
+        let mut child = tokio::process::Command::new(&self.oscap)
+            .args(args)
+            .env("OSCAP_PROBE_ROOT", &root)
+            .env(
+                "OSCAP_EVALUATION_TARGET",
+                format!("chroot://{}", root.display()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::Scanner {
+                message: format!(
+                    "cannot run {}: {e} (install openscap-scanner)",
+                    self.oscap.display()
+                ),
+            })?;
+        let mut stderr_pipe = child.stderr.take();
+        let wait = async {
+            let mut stderr = Vec::new();
+            if let Some(pipe) = stderr_pipe.as_mut() {
+                // Bounded: oscap's warnings are a few lines; keep 1 MiB at most.
+                let _ = pipe.take(1 << 20).read_to_end(&mut stderr).await;
+            }
+            let status = child.wait().await;
+            (status, stderr)
+        };
+        match tokio::time::timeout(self.timeout, wait).await {
+            Ok((status, stderr)) => {
+                let status = status.map_err(|e| Error::Scanner {
+                    message: format!("waiting for oscap: {e}"),
+                })?;
+                Ok(OscapRun {
+                    code: status.code().unwrap_or(-1),
+                    stderr: String::from_utf8_lossy(&stderr).into_owned(),
+                })
+            }
+            // The child is killed when dropped (kill_on_drop).
+            Err(_) => Err(Error::Timeout {
+                seconds: self.timeout.as_secs(),
+            }),
+        }
+    }
+}
+
+struct OscapRun {
+    code: i32,
+    stderr: String,
+}
+
+fn parse_file(path: &Path) -> Result<Report> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    Ok(imprimatur_arf::parse_report(
+        std::io::BufReader::with_capacity(256 << 10, file),
+    )?)
+}
+
+/// The last lines of oscap's stderr, for an error message.
+fn tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(5);
+    let text = lines[start..].join(" | ");
+    if text.is_empty() {
+        "no output on stderr".into()
+    } else {
+        text
+    }
+}
+
+/// oscap's warnings that mean part of the content could not be evaluated on
+/// an offline root, explained; other warnings and errors kept as they are.
+pub fn limitations_of(stderr: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in stderr.lines() {
+        let text = line
+            .trim()
+            .trim_start_matches("E: oscap:")
+            .trim_start_matches("W: oscap:")
+            .trim();
+        if text.is_empty() || !(line.starts_with("E:") || line.starts_with("W:")) {
+            continue;
+        }
+        let explained = if let Some(probe) = text
+            .strip_prefix("Requested offline mode is not supported by ")
+            .and_then(|r| r.strip_suffix(" probe."))
+        {
+            format!(
+                "the {probe} probe cannot inspect an offline root: its tests report errors or are not checked"
+            )
+        } else if text.starts_with("dpkginfo_init has failed") {
+            "the dpkginfo probe could not open the image's dpkg database: package-version tests may be wrong".into()
+        } else if text.starts_with("rpminfo_init has failed") || text.contains("rpmdb") {
+            "the rpminfo probe could not open the image's RPM database: package-version tests may be wrong".into()
+        } else {
+            format!("oscap: {text}")
+        };
+        if !out.contains(&explained) {
+            out.push(explained);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oscap_warnings_become_explained_limitations() {
+        let stderr = "E: oscap:     dpkginfo_init has failed.\n\
+                      W: oscap:       Requested offline mode is not supported by sysctl probe.\n\
+                      W: oscap:       Requested offline mode is not supported by sysctl probe.\n\
+                      some other line\n";
+        let l = limitations_of(stderr);
+        assert_eq!(l.len(), 2, "{l:?}");
+        assert!(l[0].contains("dpkginfo probe"));
+        assert!(l[1].starts_with("the sysctl probe cannot inspect an offline root"));
+        assert!(limitations_of("").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_missing_oscap_is_a_clear_error_and_a_timeout_kills_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let ds = dir.path().join("ds.xml");
+        std::fs::write(
+            &ds,
+            r#"<Profile id="xccdf_org.ssgproject.content_profile_standard"/>"#,
+        )
+        .unwrap();
+        let opts = ScanOptions {
+            datastream: Some(ds.clone()),
+            ..ScanOptions::default()
+        };
+        let e = Scanner::default()
+            .oscap("/nonexistent/oscap")
+            .scan_root(dir.path(), &opts)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Scanner { .. }) && e.to_string().contains("/nonexistent/oscap"),
+            "{e}"
+        );
+
+        // A stand-in that hangs: the timeout fires and the process is killed.
+        let script = dir.path().join("slow-oscap");
+        std::fs::write(&script, "#!/bin/sh\nsleep 30\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let e = Scanner::default()
+            .oscap(&script)
+            .timeout(Duration::from_millis(200))
+            .scan_root(dir.path(), &opts)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Timeout { .. }), "{e}");
+
+        // Exit code 1 is an error carrying oscap's stderr.
+        let failing = dir.path().join("failing-oscap");
+        std::fs::write(
+            &failing,
+            "#!/bin/sh\necho 'OpenSCAP Error: bad content' >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &failing,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let e = Scanner::default()
+            .oscap(&failing)
+            .scan_root(dir.path(), &opts)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("exit code 1") && e.to_string().contains("bad content"),
+            "{e}"
+        );
+    }
+}
