@@ -831,7 +831,7 @@ fn lone_surrogate_policy_like_skopeo() {
     let escaped = format!("{}/img\\ud800", s(&root));
     let rejecting = work.write(
         "reject-surrogate.json",
-        &format!(
+        format!(
             r#"{{"default":[{{"type":"insecureAcceptAnything"}}],"transports":{{"dir":{{"{escaped}":[{{"type":"reject"}}]}}}}}}"#
         ),
     );

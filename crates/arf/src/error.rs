@@ -118,12 +118,62 @@ pub enum Error {
     /// Reading the input failed.
     #[error("reading input: {0}")]
     Io(#[source] std::io::Error),
-    /// A gate definition could not be parsed.
-    #[error("invalid gate: {0}")]
-    Gate(String),
+    /// A gate definition could not be parsed or is inconsistent.
+    #[error("invalid gate")]
+    Gate(#[source] GateError),
     /// Serializing output failed.
-    #[error("writing output: {0}")]
-    Output(String),
+    #[error("writing {format} output")]
+    Output {
+        /// The output format (`JSON`, …).
+        format: &'static str,
+        /// The serializer's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+}
+
+/// Why a gate definition was refused (inside [`Error::Gate`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GateError {
+    /// The definition is larger than [`crate::MAX_GATE_BYTES`].
+    #[error("gate definition of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Input size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not valid YAML or JSON for a gate (syntax, unknown field, wrong
+    /// type); the source names the position.
+    #[error("not a valid {format} gate")]
+    Syntax {
+        /// `YAML` or `JSON`.
+        format: &'static str,
+        /// The deserializer's error (with line and column).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// A waiver names neither a rule nor a CVE.
+    #[error("waiver {index}: needs `rule` or `cve`")]
+    WaiverWithoutTarget {
+        /// 1-based position in `waivers`.
+        index: usize,
+    },
+    /// A waiver without a reason.
+    #[error("waiver {index}: `reason` is empty")]
+    WaiverWithoutReason {
+        /// 1-based position in `waivers`.
+        index: usize,
+    },
+    /// A waiver's `expires` is not a date or time.
+    #[error("waiver {index}: `expires` {value:?} is not YYYY-MM-DD or an RFC 3339 time")]
+    BadExpiry {
+        /// 1-based position in `waivers`.
+        index: usize,
+        /// The value given.
+        value: String,
+    },
 }
 
 impl Error {
@@ -137,7 +187,7 @@ impl Error {
             | Error::Limit { position, .. }
             | Error::NotResults { position, .. }
             | Error::Invalid { position, .. } => Some(*position),
-            Error::Io(_) | Error::Gate(_) | Error::Output(_) => None,
+            Error::Io(_) | Error::Gate(_) | Error::Output { .. } => None,
         }
     }
 }

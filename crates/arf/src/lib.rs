@@ -42,8 +42,10 @@ pub mod output;
 mod parse;
 mod summary;
 
-pub use error::{Error, LimitKind, Position, Result};
-pub use gate::{Finding, Gate, GateOutcome, SeverityLimits, TestResultScope, Waiver};
+pub use error::{Error, GateError, LimitKind, Position, Result};
+pub use gate::{
+    Finding, Gate, GateOutcome, MAX_GATE_BYTES, SeverityLimits, TestResultScope, Waiver,
+};
 pub use model::*;
 pub use parse::{Limits, Mode, ParseOptions, ns, parse, parse_report, parse_summary};
 pub use summary::{

@@ -387,27 +387,45 @@ fn gates() {
         Gate::from_yaml("maxFailed: {high: 0, medium: 5}").expect("yaml")
     );
 
-    // Bad gates.
+    // Bad gates: the specific reason, and where for syntax errors.
+    for bad in ["maxFailed: {critical: 0}", "nonsense: 1"] {
+        let e = Gate::from_yaml(bad).expect_err(bad);
+        assert!(
+            matches!(e, Error::Gate(GateError::Syntax { format: "YAML", .. })),
+            "{bad}: {e:?}"
+        );
+        let cause = std::error::Error::source(&e)
+            .and_then(std::error::Error::source)
+            .expect("the YAML error is the source");
+        assert!(cause.to_string().contains("line 1"), "{bad}: {cause}");
+    }
     assert!(matches!(
-        Gate::from_yaml("maxFailed: {critical: 0}"),
-        Err(Error::Gate(_))
-    ));
-    assert!(matches!(
-        Gate::from_yaml("nonsense: 1"),
-        Err(Error::Gate(_))
+        Gate::from_json(r#"{"maxFailed":{"critical":0}}"#),
+        Err(Error::Gate(GateError::Syntax { format: "JSON", .. }))
     ));
     assert!(matches!(
         Gate::from_yaml("waivers: [{rule: x}]"),
-        Err(Error::Gate(_))
+        Err(Error::Gate(GateError::Syntax { .. }))
     ));
     assert!(matches!(
         Gate::from_yaml("waivers: [{reason: why}]"),
-        Err(Error::Gate(_))
+        Err(Error::Gate(GateError::WaiverWithoutTarget { index: 1 }))
     ));
     assert!(matches!(
         Gate::from_yaml("waivers: [{rule: x, reason: ' '}]"),
-        Err(Error::Gate(_))
+        Err(Error::Gate(GateError::WaiverWithoutReason { index: 1 }))
     ));
+    assert!(matches!(
+        Gate::from_yaml("waivers: [{rule: x, reason: y}, {rule: z, reason: y, expires: soon}]"),
+        Err(Error::Gate(GateError::BadExpiry { index: 2, .. }))
+    ));
+    let big = format!("# {}\n", "x".repeat(MAX_GATE_BYTES));
+    for r in [Gate::from_yaml(&big), Gate::from_json(&big)] {
+        assert!(
+            matches!(r, Err(Error::Gate(GateError::TooLarge { .. }))),
+            "{r:?}"
+        );
+    }
 }
 
 #[test]

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use imprimatur_signature::{
-    Fingerprint, Payload, StoredFormat, SubkeyAttribution, TrustedKeys, Verifier,
-    classify_stored_blob, digest_matches,
+    ErrorChain, Fingerprint, KeyError, ManifestError, Payload, PayloadError, StoredFormat,
+    SubkeyAttribution, TrustedKeys, Verifier, classify_stored_blob, digest_matches,
 };
 use serde_json::{Value, json};
 
@@ -17,8 +17,34 @@ use crate::identity::identity_matches;
 use crate::model::{IdentityMatch, KeySource, KeyType, Policy, Requirement, SignedBy};
 use crate::scope::PolicyImage;
 
+/// Why the keys of a `signedBy` requirement could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeysError {
+    /// The [`KeyLoader`] could not read a key file.
+    #[error("{message}")]
+    Load {
+        /// The path as written in the policy.
+        path: String,
+        /// The loader's message (e.g. `open /x: no such file or directory`,
+        /// as containers/image words it).
+        message: String,
+    },
+    /// Key data could not be used (too large).
+    #[error("key data")]
+    KeyData(#[source] KeyError),
+    /// Every key source was read, and none held a public key.
+    #[error("No public keys imported")]
+    NoKeys,
+}
+
 /// Reads key files named by `keyPath`/`keyPaths`. The error string is shown
-/// to the user (e.g. `open /x: no such file or directory`).
+/// to the user (e.g. `open /x: no such file or directory`) and kept in
+/// [`KeysError::Load`] with the path.
+///
+/// (The message stays a `String` here because implementations in other
+/// crates, such as `imprimatur-registry`'s `FsKeyLoader`, implement this
+/// signature; [`KeysError`] types everything around it.)
 pub trait KeyLoader: Send + Sync {
     /// The bytes of the key file at `path` (as written in the policy).
     fn load(&self, path: &str) -> Result<Vec<u8>, String>;
@@ -85,7 +111,7 @@ pub enum Rejection {
     /// `keyType` other than `GPGKeys`.
     UnimplementedKeyType(String),
     /// The keys could not be loaded (missing file, no keys in it, …).
-    Keys(String),
+    Keys(KeysError),
     /// The blob is not a valid signature, or the crypto check failed
     /// (unknown key, corrupt, expired, revoked, …).
     Crypto(imprimatur_signature::VerifyError),
@@ -97,9 +123,11 @@ pub enum Rejection {
         primary: Fingerprint,
     },
     /// The signed payload is not a valid simple-signing payload.
-    Payload(String),
-    /// The manifest is not available or its digest can't be computed.
-    ManifestDigest(String),
+    Payload(PayloadError),
+    /// The image has no manifest to compare the signed digest with.
+    ManifestMissing,
+    /// The manifest digest can't be computed.
+    ManifestDigest(ManifestError),
     /// The signed digest is not the manifest's.
     DigestMismatch {
         /// Digest in the signature.
@@ -132,8 +160,8 @@ impl fmt::Display for Rejection {
             Rejection::UnimplementedKeyType(t) => {
                 write!(f, "Unimplemented \"keyType\" value {t:?}")
             }
-            Rejection::Keys(m) => write!(f, "{m}"),
-            Rejection::Crypto(e) => write!(f, "{e}"),
+            Rejection::Keys(e) => write!(f, "{}", ErrorChain(e)),
+            Rejection::Crypto(e) => write!(f, "{}", ErrorChain(e)),
             Rejection::KeyNotAccepted { signer, primary } => {
                 if signer == primary {
                     write!(f, "Signature by key {signer} is not accepted")
@@ -144,8 +172,13 @@ impl fmt::Display for Rejection {
                     )
                 }
             }
-            Rejection::Payload(m) => write!(f, "invalid signature payload: {m}"),
-            Rejection::ManifestDigest(m) => write!(f, "error computing manifest digest: {m}"),
+            Rejection::Payload(e) => write!(f, "invalid signature payload: {}", ErrorChain(e)),
+            Rejection::ManifestMissing => {
+                f.write_str("error computing manifest digest: the image manifest is not available")
+            }
+            Rejection::ManifestDigest(e) => {
+                write!(f, "error computing manifest digest: {}", ErrorChain(e))
+            }
             Rejection::DigestMismatch { signed } => {
                 write!(f, "Signature for digest {signed} does not match")
             }
@@ -363,7 +396,7 @@ pub struct AcceptedSignature {
     pub signer: Fingerprint,
 }
 
-type LoadedKeys = Result<Arc<TrustedKeys>, String>;
+type LoadedKeys = Result<Arc<TrustedKeys>, KeysError>;
 
 /// Evaluates images against one policy. Keys are loaded on first use and
 /// cached for the evaluator's lifetime, so evaluating many images does not
@@ -484,18 +517,28 @@ impl<L: KeyLoader> Evaluator<L> {
 
     fn load_keys(&self, source: &KeySource) -> LoadedKeys {
         let mut keys = TrustedKeys::new();
-        let mut add = |bytes: &[u8]| keys.add_bytes(bytes).map(|_| ()).map_err(|e| e.to_string());
+        let mut add = |bytes: &[u8]| {
+            keys.add_bytes(bytes)
+                .map(|_| ())
+                .map_err(KeysError::KeyData)
+        };
+        let load = |path: &String| {
+            self.loader.load(path).map_err(|message| KeysError::Load {
+                path: path.clone(),
+                message,
+            })
+        };
         match source {
-            KeySource::Path(p) => add(&self.loader.load(p)?)?,
+            KeySource::Path(p) => add(&load(p)?)?,
             KeySource::Paths(ps) => {
                 for p in ps {
-                    add(&self.loader.load(p)?)?;
+                    add(&load(p)?)?;
                 }
             }
             KeySource::Data(d) => add(d)?,
         }
         if keys.is_empty() {
-            return Err("No public keys imported".to_owned());
+            return Err(KeysError::NoKeys);
         }
         Ok(Arc::new(keys))
     }
@@ -662,15 +705,13 @@ impl<L: KeyLoader> Evaluator<L> {
             });
         }
         // 3. strict payload
-        let payload = Payload::parse(&v.payload).map_err(|e| Rejection::Payload(e.to_string()))?;
+        let payload = Payload::parse(&v.payload).map_err(Rejection::Payload)?;
         // 4. digest
         let Some(manifest) = image.manifest else {
-            return Err(Rejection::ManifestDigest(
-                "the image manifest is not available".to_owned(),
-            ));
+            return Err(Rejection::ManifestMissing);
         };
         match digest_matches(manifest, &payload.docker_manifest_digest) {
-            Err(e) => return Err(Rejection::ManifestDigest(e.to_string())),
+            Err(e) => return Err(Rejection::ManifestDigest(e)),
             Ok(false) => {
                 return Err(Rejection::DigestMismatch {
                     signed: payload.docker_manifest_digest,

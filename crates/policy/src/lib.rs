@@ -72,7 +72,7 @@ mod trust;
 
 pub use error::{Error, PolicyRule};
 pub use eval::{
-    AcceptedSignature, Decision, Evaluator, Image, KeyLoader, NoKeyFiles, Rejection,
+    AcceptedSignature, Decision, Evaluator, Image, KeyLoader, KeysError, NoKeyFiles, Rejection,
     RequirementOutcome, SignatureOutcome, SignatureVerdict, describe_identity,
     describe_requirement, evaluate,
 };

@@ -452,3 +452,92 @@ fn g21_g27_docker_identities() {
     );
     assert!(!ev.evaluate(&img).allowed);
 }
+
+/// Rejections carry typed causes (not strings): the caller can match the
+/// variant and walk the sources; the rendered reason stays the same text.
+#[test]
+fn rejections_are_typed() {
+    use imprimatur_policy::KeysError;
+    use imprimatur_signature::{ManifestError, PayloadError};
+    let verdict = |d: &Decision| d.requirements[0].signatures[0].verdict.clone();
+
+    // A key file that does not exist: the loader's message and the path.
+    let missing = default_policy(
+        r#"{"type":"signedBy","keyType":"GPGKeys","keyPath":"/nonexistent/key.gpg"}"#,
+    );
+    let d = decide(&missing, "dir-img-valid");
+    match verdict(&d) {
+        SignatureVerdict::Rejected(Rejection::Keys(KeysError::Load { path, message })) => {
+            assert_eq!(path, "/nonexistent/key.gpg");
+            assert!(message.contains("no such file or directory"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_denied("missing key", &d, "open /nonexistent/key.gpg");
+
+    // keyData without any key in it.
+    let empty = default_policy(r#"{"type":"signedBy","keyType":"GPGKeys","keyData":"eA=="}"#);
+    let d = decide(&empty, "dir-img-valid");
+    assert!(
+        matches!(
+            verdict(&d),
+            SignatureVerdict::Rejected(Rejection::Keys(KeysError::NoKeys))
+        ),
+        "{d}"
+    );
+    assert_denied("no keys", &d, "No public keys imported");
+
+    // G03's first signature: a payload that is not JSON, matched by variant.
+    let p = default_policy(&sb(""));
+    let d = decide(&p, "dir-img-mixed");
+    match verdict(&d) {
+        SignatureVerdict::Rejected(r @ Rejection::Payload(_)) => {
+            let Rejection::Payload(e) = &r else {
+                unreachable!()
+            };
+            assert!(
+                matches!(
+                    e,
+                    PayloadError::Syntax(imprimatur_signature::json::JsonError::Syntax {
+                        offset: 0,
+                        ..
+                    })
+                ),
+                "the fixture's payload is not JSON: {e:?}"
+            );
+            assert!(
+                r.to_string().starts_with("invalid signature payload: "),
+                "{r}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // No manifest, and a manifest whose schema-1 signatures are broken.
+    let mut img = dir_image("dir-img-valid");
+    img.manifest = None;
+    let d = Evaluator::new(p.clone(), FsKeyLoader).evaluate(&img.image());
+    assert!(
+        matches!(
+            d.requirements[0].signatures[0].verdict,
+            SignatureVerdict::Rejected(Rejection::ManifestMissing)
+        ),
+        "{d}"
+    );
+    img.manifest = Some(br#"{"schemaVersion":1,"signatures":[{"protected":"!"}]}"#.to_vec());
+    let d = Evaluator::new(p, FsKeyLoader).evaluate(&img.image());
+    match &d.requirements[0].signatures[0].verdict {
+        SignatureVerdict::Rejected(r @ Rejection::ManifestDigest(e)) => {
+            assert!(
+                matches!(e, ManifestError::Schema1Signatures { .. }),
+                "{e:?}"
+            );
+            assert!(
+                r.to_string()
+                    .starts_with("error computing manifest digest: error unmarshalling signatures"),
+                "{r}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -2,7 +2,7 @@
 //! dump (§1.4).
 
 use crate::verify::parse_envelope;
-use crate::{Error, Payload, VerifyError};
+use crate::{Error, MalformedError, Payload, VerifyError};
 
 /// What a stored signature blob is, judged by its first byte as
 /// containers/image does for `dir:` and lookaside storage.
@@ -38,18 +38,14 @@ pub fn classify_stored_blob(blob: &[u8]) -> Result<StoredFormat<'_>, VerifyError
         0x00 => {
             let rest = &blob[1..];
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-                return Err(VerifyError::Malformed(
-                    "tagged signature format without a newline".into(),
-                ));
+                return Err(VerifyError::Malformed(MalformedError::TaggedWithoutNewline));
             };
             let id = &rest[..nl];
             if id.is_empty() || !id.iter().all(|b| (0x20..=0x7e).contains(b)) {
-                return Err(VerifyError::Malformed(
-                    "tagged signature format id is not printable ASCII".into(),
-                ));
+                return Err(VerifyError::Malformed(MalformedError::TaggedBadId));
             }
             let format_id = std::str::from_utf8(id)
-                .map_err(|_| VerifyError::Malformed("invalid format id".into()))?;
+                .map_err(|_| VerifyError::Malformed(MalformedError::TaggedBadId))?;
             Ok(StoredFormat::Tagged {
                 format_id,
                 payload: &rest[nl + 1..],
@@ -96,7 +92,7 @@ pub fn untrusted_dump(blob: &[u8]) -> Result<UntrustedSignatureInfo, Error> {
             let hex = h.to_hex();
             hex[hex.len().saturating_sub(16)..].to_owned()
         })
-        .ok_or_else(|| VerifyError::Malformed("signature without issuer".into()))?;
+        .ok_or(VerifyError::Malformed(MalformedError::NoIssuer))?;
     let p = Payload::parse(&env.literal)?;
     Ok(UntrustedSignatureInfo {
         docker_manifest_digest: p.docker_manifest_digest,
@@ -156,8 +152,14 @@ mod tests {
                 payload: b"{}"
             })
         );
-        assert!(classify_stored_blob(b"\0bad\x01id\nx").is_err());
-        assert!(classify_stored_blob(b"\0no-newline").is_err());
+        assert_eq!(
+            classify_stored_blob(b"\0bad\x01id\nx"),
+            Err(VerifyError::Malformed(MalformedError::TaggedBadId))
+        );
+        assert_eq!(
+            classify_stored_blob(b"\0no-newline"),
+            Err(VerifyError::Malformed(MalformedError::TaggedWithoutNewline))
+        );
         assert_eq!(classify_stored_blob(b""), Err(VerifyError::Empty));
     }
 

@@ -7,6 +7,10 @@
 use crate::Fingerprint;
 
 /// The crate's error type.
+///
+/// Wrapped errors are reachable through [`std::error::Error::source`] and
+/// are not repeated in the message: print the chain (e.g. `anyhow`'s
+/// `{:#}`, or [`ErrorChain`]) to see every level.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -17,8 +21,8 @@ pub enum Error {
     #[error(transparent)]
     Verify(#[from] VerifyError),
     /// A key or keyring could not be loaded or used.
-    #[error("key error: {0}")]
-    Key(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// A secret key is passphrase-protected and no passphrase was given.
     #[error("the secret key is protected by a passphrase; none was given")]
     PassphraseRequired,
@@ -28,18 +32,229 @@ pub enum Error {
     /// The key cannot make signatures (no signing-capable primary key).
     #[error("the primary key {0} is not signing-capable (or not valid now)")]
     NotSigningCapable(Fingerprint),
-    /// Producing a signature failed.
-    #[error("signing failed: {0}")]
-    Sign(String),
+    /// Producing a signature failed in the OpenPGP implementation.
+    #[error("signing failed")]
+    Sign(#[source] OpenPgpError),
     /// Refusing to sign empty content (§1.2, "Unexpected empty signature content").
     #[error("Unexpected empty signature content")]
     EmptyContent,
     /// The manifest digest could not be computed (§1.5).
-    #[error("manifest digest: {0}")]
-    Manifest(String),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
     /// A fingerprint string is not 40 uppercase hex digits.
     #[error("invalid fingerprint {0:?}: expected 40 uppercase hex digits")]
     InvalidFingerprint(String),
+}
+
+/// An error reported by the OpenPGP implementation (sequoia-openpgp),
+/// kept as a source without exposing sequoia's error types (and so its
+/// version) in this crate's API.
+///
+/// `Clone` and `PartialEq` (by message) so that the error enums holding it
+/// stay comparable in tests; [`source`](std::error::Error::source) is the
+/// cause sequoia gave, if any.
+#[derive(Clone)]
+pub struct OpenPgpError(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl OpenPgpError {
+    pub(crate) fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        OpenPgpError(std::sync::Arc::from(e.into()))
+    }
+
+    /// A message-only error (for conditions sequoia reports without an
+    /// error value).
+    pub(crate) fn msg(m: impl std::fmt::Display) -> Self {
+        OpenPgpError::new(m.to_string())
+    }
+}
+
+impl From<sequoia_openpgp::anyhow::Error> for OpenPgpError {
+    fn from(e: sequoia_openpgp::anyhow::Error) -> Self {
+        OpenPgpError::new(e)
+    }
+}
+
+impl std::fmt::Debug for OpenPgpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for OpenPgpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for OpenPgpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for OpenPgpError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for OpenPgpError {}
+
+/// Displays an error and every source below it, joined by `": "`.
+///
+/// ```
+/// use imprimatur_signature::{ErrorChain, SecretKey};
+/// let e = SecretKey::from_bytes(b"not a key").unwrap_err();
+/// assert_eq!(ErrorChain(&e).to_string(), "no OpenPGP key found");
+/// ```
+#[derive(Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cur = self.0.source();
+        while let Some(e) = cur {
+            write!(f, ": {e}")?;
+            cur = e.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// Why key material could not be loaded or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key data is larger than [`MAX_KEY_BYTES`](crate::MAX_KEY_BYTES).
+    #[error("key data of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Input size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No OpenPGP certificate in the input.
+    #[error("no OpenPGP key found")]
+    NoKey,
+    /// Certificates, but none with a secret primary key.
+    #[error("no secret primary key found (a public key was given?)")]
+    NoSecretKey,
+    /// Only v4 keys have the fingerprints atomic signatures use.
+    #[error("only OpenPGP v4 keys are supported for atomic signatures")]
+    NotV4,
+    /// The key is not valid under the standard policy at the reference time.
+    #[error("key {fingerprint} is not valid")]
+    NotValid {
+        /// The primary key.
+        fingerprint: Fingerprint,
+        /// Why, as sequoia says it.
+        #[source]
+        source: OpenPgpError,
+    },
+    /// The key is expired or not yet valid at the reference time.
+    #[error("key {fingerprint} is not alive")]
+    NotAlive {
+        /// The primary key.
+        fingerprint: Fingerprint,
+        /// Why, as sequoia says it.
+        #[source]
+        source: OpenPgpError,
+    },
+    /// An OpenPGP operation on the key failed.
+    #[error("{operation} failed")]
+    OpenPgp {
+        /// What was being done (`exporting the public key`, …).
+        operation: &'static str,
+        /// The error.
+        #[source]
+        source: OpenPgpError,
+    },
+}
+
+impl KeyError {
+    pub(crate) fn op(
+        operation: &'static str,
+    ) -> impl FnOnce(sequoia_openpgp::anyhow::Error) -> Error {
+        move |e| {
+            Error::Key(KeyError::OpenPgp {
+                operation,
+                source: e.into(),
+            })
+        }
+    }
+}
+
+/// Why a manifest digest could not be computed (§1.5).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// The manifest is larger than [`MAX_MANIFEST_BYTES`](crate::MAX_MANIFEST_BYTES).
+    #[error("manifest of {size} bytes exceeds {limit} bytes")]
+    TooLarge {
+        /// Manifest size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A signed schema-1 manifest whose `signatures` cannot be decoded (the
+    /// JWS payload, hence the digest, is unknown).
+    #[error("error unmarshalling signatures: {problem}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Schema1Signatures {
+        /// What is wrong (`missing protected header`, …).
+        problem: &'static str,
+        /// The decoder's message, when a decoder failed.
+        detail: Option<String>,
+    },
+}
+
+/// Why a blob is not a well-formed signed OpenPGP message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MalformedError {
+    /// The OpenPGP parser refused the data.
+    #[error("unparseable OpenPGP data")]
+    Parse(#[source] OpenPgpError),
+    /// More packets than a signed message can have.
+    #[error("more than {0} packets")]
+    TooManyPackets(usize),
+    /// A packet sequoia could not parse (unknown tag, unsupported version,
+    /// corrupt body).
+    #[error("unsupported or corrupt {tag} packet")]
+    CorruptPacket {
+        /// The packet tag, as sequoia names it.
+        tag: String,
+        /// Why it could not be parsed.
+        #[source]
+        source: OpenPgpError,
+    },
+    /// A packet that has no place in a signed message.
+    #[error("not a signed message: unexpected {0} packet")]
+    UnexpectedPacket(String),
+    /// More than one literal data packet.
+    #[error("more than one literal data packet")]
+    SeveralLiterals,
+    /// No packets at all.
+    #[error("no OpenPGP packets")]
+    NoPackets,
+    /// The packet sequence is not an OpenPGP message (RFC 4880 §11.3).
+    #[error("not a well-formed signed message")]
+    Grammar(#[source] OpenPgpError),
+    /// The tagged (`\0format\n`) storage format has no newline.
+    #[error("tagged signature format without a newline")]
+    TaggedWithoutNewline,
+    /// The tagged storage format's id is empty or not printable ASCII.
+    #[error("tagged signature format id is not printable ASCII")]
+    TaggedBadId,
+    /// The signature names no issuer.
+    #[error("signature without issuer")]
+    NoIssuer,
 }
 
 /// Why a payload was rejected by [`Payload::parse`](crate::Payload::parse).
@@ -122,8 +337,8 @@ pub enum VerifyError {
     #[error("unrecognized signature format, starting with binary 0x{0:02x}")]
     UnrecognizedFormat(u8),
     /// Not a parseable OpenPGP message (garbage, truncation, bad packets).
-    #[error("invalid OpenPGP message: {0}")]
-    Malformed(String),
+    #[error("invalid OpenPGP message")]
+    Malformed(#[source] MalformedError),
     /// The message is encrypted; signatures must be plain signed messages.
     #[error("encrypted message: not a signed message (Unexpected GPG signature count 0)")]
     Encrypted,
@@ -186,8 +401,8 @@ pub enum VerifyError {
     #[error("invalid signature payload: {0}")]
     Payload(PayloadError),
     /// The manifest digest could not be computed (§1.5).
-    #[error("error computing manifest digest: {0}")]
-    ManifestDigest(String),
+    #[error("error computing manifest digest")]
+    ManifestDigest(#[source] ManifestError),
     /// The signed digest does not match the manifest.
     #[error("Signature for docker digest {signed:?} does not match (manifest digest {actual})")]
     DigestMismatch {

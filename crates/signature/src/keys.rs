@@ -13,15 +13,11 @@ use openpgp::parse::Parse;
 use openpgp::serialize::SerializeInto;
 use openpgp::types::KeyFlags;
 
-use crate::{Error, Fingerprint};
+use crate::{Error, Fingerprint, KeyError};
 
 /// Upper bound on key material accepted by the loaders (a keyring of many
 /// keys still fits easily).
 pub const MAX_KEY_BYTES: usize = 16 * 1024 * 1024;
-
-fn key_err(e: impl std::fmt::Display) -> Error {
-    Error::Key(e.to_string())
-}
 
 /// Splits input into armored blocks (each parsed on its own, as gpgme does
 /// for several concatenated armored exports) or returns the input as one
@@ -86,7 +82,7 @@ impl TrustedKeys {
 
     /// Loads keys from bytes (see the type's docs). Errors only when the
     /// input exceeds [`MAX_KEY_BYTES`].
-    pub fn from_bytes(bytes: &[u8]) -> Result<TrustedKeys, Error> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<TrustedKeys, KeyError> {
         let mut k = TrustedKeys::new();
         k.add_bytes(bytes)?;
         Ok(k)
@@ -94,12 +90,12 @@ impl TrustedKeys {
 
     /// Adds the keys found in `bytes`; returns the primary fingerprints added
     /// (empty when nothing was found).
-    pub fn add_bytes(&mut self, bytes: &[u8]) -> Result<Vec<Fingerprint>, Error> {
+    pub fn add_bytes(&mut self, bytes: &[u8]) -> Result<Vec<Fingerprint>, KeyError> {
         if bytes.len() > MAX_KEY_BYTES {
-            return Err(Error::Key(format!(
-                "key data of {} bytes exceeds the limit of {MAX_KEY_BYTES} bytes",
-                bytes.len()
-            )));
+            return Err(KeyError::TooLarge {
+                size: bytes.len(),
+                limit: MAX_KEY_BYTES,
+            });
         }
         let mut added = Vec::new();
         for cert in parse_certs(bytes) {
@@ -185,24 +181,25 @@ impl SecretKey {
     /// Loads the first certificate whose primary key has secret material.
     pub fn from_bytes(bytes: &[u8]) -> Result<SecretKey, Error> {
         if bytes.len() > MAX_KEY_BYTES {
-            return Err(Error::Key("secret key data too large".into()));
+            return Err(Error::Key(KeyError::TooLarge {
+                size: bytes.len(),
+                limit: MAX_KEY_BYTES,
+            }));
         }
         let mut seen = false;
         for cert in parse_certs(bytes) {
             seen = true;
             if cert.primary_key().key().has_secret() {
                 if Fingerprint::from_sequoia(&cert.fingerprint()).is_none() {
-                    return Err(Error::Key(
-                        "only OpenPGP v4 keys are supported for atomic signatures".into(),
-                    ));
+                    return Err(Error::Key(KeyError::NotV4));
                 }
                 return Ok(SecretKey { cert });
             }
         }
         Err(Error::Key(if seen {
-            "no secret primary key found (a public key was given?)".into()
+            KeyError::NoSecretKey
         } else {
-            "no OpenPGP key found".into()
+            KeyError::NoKey
         }))
     }
 
@@ -222,7 +219,10 @@ impl SecretKey {
 
     /// The public certificate, ASCII-armored.
     pub fn public_armored(&self) -> Result<Vec<u8>, Error> {
-        self.cert.armored().to_vec().map_err(key_err)
+        self.cert
+            .armored()
+            .to_vec()
+            .map_err(KeyError::op("exporting the public key"))
     }
 
     /// The sequoia certificate (with secret material).
@@ -329,7 +329,7 @@ impl KeyGenOptions {
 pub fn generate_key(opts: KeyGenOptions) -> Result<GeneratedKey, Error> {
     let mut b = CertBuilder::new()
         .set_profile(openpgp::Profile::RFC4880)
-        .map_err(key_err)?
+        .map_err(KeyError::op("generating a key"))?
         .set_cipher_suite(opts.cipher.suite())
         .set_primary_key_flags(KeyFlags::empty().set_certification().set_signing())
         .set_validity_period(opts.validity)
@@ -337,7 +337,7 @@ pub fn generate_key(opts: KeyGenOptions) -> Result<GeneratedKey, Error> {
     if let Some(t) = opts.creation_time {
         b = b.set_creation_time(t);
     }
-    let (cert, _rev) = b.generate().map_err(key_err)?;
+    let (cert, _rev) = b.generate().map_err(KeyError::op("generating a key"))?;
     Ok(GeneratedKey {
         key: SecretKey { cert },
     })
@@ -378,7 +378,10 @@ impl GeneratedKey {
             None => self.key.cert.clone(),
             Some(p) => encrypt_cert(&self.key.cert, p)?,
         };
-        cert.as_tsk().armored().to_vec().map_err(key_err)
+        cert.as_tsk()
+            .armored()
+            .to_vec()
+            .map_err(KeyError::op("exporting the secret key"))
     }
 
     /// The secret key, for building a [`Signer`](crate::Signer) right away.
@@ -396,19 +399,22 @@ fn encrypt_cert(cert: &Cert, passphrase: &str) -> Result<Cert, Error> {
         .key()
         .clone()
         .parts_into_secret()
-        .map_err(key_err)?
+        .map_err(KeyError::op("encrypting the secret key"))?
         .encrypt_secret(&password)
-        .map_err(key_err)?;
+        .map_err(KeyError::op("encrypting the secret key"))?;
     packets.push(primary.into());
     for ka in cert.keys().subkeys().secret() {
         let k = ka
             .key()
             .clone()
             .encrypt_secret(&password)
-            .map_err(key_err)?;
+            .map_err(KeyError::op("encrypting a secret subkey"))?;
         packets.push(k.into());
     }
-    let (cert, _) = cert.clone().insert_packets(packets).map_err(key_err)?;
+    let (cert, _) = cert
+        .clone()
+        .insert_packets(packets)
+        .map_err(KeyError::op("encrypting the secret key"))?;
     Ok(cert)
 }
 
@@ -433,7 +439,23 @@ pub(crate) mod tests {
         assert_eq!(enc.fingerprint(), fp);
 
         // Public key is not a secret key.
-        assert!(SecretKey::from_bytes(&public).is_err());
+        assert!(matches!(
+            SecretKey::from_bytes(&public),
+            Err(Error::Key(KeyError::NoSecretKey))
+        ));
+        assert!(matches!(
+            SecretKey::from_bytes(b"garbage"),
+            Err(Error::Key(KeyError::NoKey))
+        ));
+        let huge = vec![0u8; MAX_KEY_BYTES + 1];
+        assert!(matches!(
+            SecretKey::from_bytes(&huge),
+            Err(Error::Key(KeyError::TooLarge { .. }))
+        ));
+        assert!(matches!(
+            TrustedKeys::from_bytes(&huge),
+            Err(KeyError::TooLarge { .. })
+        ));
     }
 
     /// The unencrypted secret scalar of an Ed25519 key, as bytes.

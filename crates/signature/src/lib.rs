@@ -78,7 +78,10 @@ mod standalone;
 mod verify;
 
 pub use envelope::{StoredFormat, UntrustedSignatureInfo, classify_stored_blob, untrusted_dump};
-pub use error::{Error, PayloadError, VerifyError};
+pub use error::{
+    Error, ErrorChain, KeyError, MalformedError, ManifestError, OpenPgpError, PayloadError,
+    VerifyError,
+};
 pub use fingerprint::Fingerprint;
 pub use keys::{
     Cipher, GeneratedKey, KeyGenOptions, Keyring, MAX_KEY_BYTES, SecretKey, TrustedKeys,

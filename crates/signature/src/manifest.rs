@@ -4,7 +4,7 @@ use base64::Engine as _;
 use imprimatur_reference::Digest;
 use serde_json::Value;
 
-use crate::Error;
+use crate::ManifestError;
 
 /// Media types that mark a manifest as *not* schema 1.
 const KNOWN_MEDIA_TYPES: &[&str] = &[
@@ -23,12 +23,12 @@ pub const MAX_MANIFEST_BYTES: usize = 16 * 1024 * 1024;
 ///
 /// A signed schema-1 manifest whose `signatures` cannot be decoded is an
 /// error (fixture `v2s1-invalid-signatures.manifest.json`).
-pub fn manifest_digest(manifest: &[u8]) -> Result<Digest, Error> {
+pub fn manifest_digest(manifest: &[u8]) -> Result<Digest, ManifestError> {
     if manifest.len() > MAX_MANIFEST_BYTES {
-        return Err(Error::Manifest(format!(
-            "manifest of {} bytes exceeds {MAX_MANIFEST_BYTES} bytes",
-            manifest.len()
-        )));
+        return Err(ManifestError::TooLarge {
+            size: manifest.len(),
+            limit: MAX_MANIFEST_BYTES,
+        });
     }
     if let Some(payload) = schema1_payload(manifest)? {
         return Ok(Digest::sha256_of(&payload));
@@ -39,13 +39,13 @@ pub fn manifest_digest(manifest: &[u8]) -> Result<Digest, Error> {
 /// True if `digest` (the string claimed by a signature) names exactly the
 /// SHA-256 of `manifest` (§1.5 `MatchesDigest`): other algorithms and
 /// uppercase hex never match. Errors when the digest can't be computed.
-pub fn digest_matches(manifest: &[u8], digest: &str) -> Result<bool, Error> {
+pub fn digest_matches(manifest: &[u8], digest: &str) -> Result<bool, ManifestError> {
     Ok(manifest_digest(manifest)?.as_str() == digest)
 }
 
 /// For a signed schema-1 manifest, the reconstructed JWS payload; `None` for
 /// anything else.
-fn schema1_payload(manifest: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+fn schema1_payload(manifest: &[u8]) -> Result<Option<Vec<u8>>, ManifestError> {
     // Loose parse; unparseable → unknown type → hashed as is.
     let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(manifest) else {
         return Ok(None);
@@ -64,7 +64,15 @@ fn schema1_payload(manifest: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         Some(s) if is_v1 => s,
         Some(_) => return Ok(None),
     };
-    let bad = |why: &str| Error::Manifest(format!("error unmarshalling signatures: {why}"));
+    let bad = |problem: &'static str| ManifestError::Schema1Signatures {
+        problem,
+        detail: None,
+    };
+    let bad_with =
+        |problem: &'static str, e: &dyn std::fmt::Display| ManifestError::Schema1Signatures {
+            problem,
+            detail: Some(e.to_string()),
+        };
     let Value::Array(sigs) = sigs else {
         return Err(bad("signatures is not an array"));
     };
@@ -80,9 +88,9 @@ fn schema1_payload(manifest: &[u8]) -> Result<Option<Vec<u8>>, Error> {
             .ok_or_else(|| bad("missing protected header"))?;
         let header = b64
             .decode(protected.trim_end_matches('='))
-            .map_err(|e| bad(&format!("protected header: {e}")))?;
-        let header: Value =
-            serde_json::from_slice(&header).map_err(|e| bad(&format!("protected header: {e}")))?;
+            .map_err(|e| bad_with("protected header is not base64url", &e))?;
+        let header: Value = serde_json::from_slice(&header)
+            .map_err(|e| bad_with("protected header is not JSON", &e))?;
         let len = header
             .get("formatLength")
             .and_then(Value::as_u64)
@@ -94,7 +102,7 @@ fn schema1_payload(manifest: &[u8]) -> Result<Option<Vec<u8>>, Error> {
             .ok_or_else(|| bad("formatTail missing"))?;
         let tail = b64
             .decode(tail.trim_end_matches('='))
-            .map_err(|e| bad(&format!("formatTail: {e}")))?;
+            .map_err(|e| bad_with("formatTail is not base64url", &e))?;
         match &agreed {
             None => agreed = Some((len, tail)),
             Some((l, t)) if *l == len && *t == tail => {}
@@ -150,7 +158,33 @@ mod tests {
         assert_eq!(manifest_digest(manifest.as_bytes()).ok(), Some(expected));
 
         let invalid = br#"{"schemaVersion":1,"signatures":1}"#;
-        assert!(manifest_digest(invalid).is_err());
+        assert!(matches!(
+            manifest_digest(invalid),
+            Err(ManifestError::Schema1Signatures {
+                problem: "signatures is not an array",
+                ..
+            })
+        ));
+        let bad_b64 = br#"{"schemaVersion":1,"signatures":[{"protected":"!!"}]}"#;
+        match manifest_digest(bad_b64) {
+            Err(
+                e @ ManifestError::Schema1Signatures {
+                    detail: Some(_), ..
+                },
+            ) => {
+                assert!(
+                    e.to_string()
+                        .contains("protected header is not base64url: "),
+                    "{e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let huge = vec![b' '; MAX_MANIFEST_BYTES + 1];
+        assert!(matches!(
+            manifest_digest(&huge),
+            Err(ManifestError::TooLarge { .. })
+        ));
         // Unsigned schema 1 (no signatures member): hashed as is.
         let unsigned = br#"{"schemaVersion":1}"#;
         assert_eq!(

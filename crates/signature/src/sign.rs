@@ -16,7 +16,7 @@ use openpgp::types::{
 };
 use std::io::Write;
 
-use crate::{Error, Fingerprint, Passphrase, Payload, SecretKey};
+use crate::{Error, Fingerprint, KeyError, OpenPgpError, Passphrase, Payload, SecretKey};
 
 /// The hash algorithm of produced signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,19 +108,27 @@ impl SignerBuilder<'_> {
         let policy = StandardPolicy::new();
         let vc = cert
             .with_policy(&policy, self.reference_time)
-            .map_err(|e| Error::Key(format!("key {fingerprint} is not valid: {e}")))?;
+            .map_err(|e| {
+                Error::Key(KeyError::NotValid {
+                    fingerprint: fingerprint.clone(),
+                    source: e.into(),
+                })
+            })?;
         if !vc.primary_key().for_signing() {
             return Err(Error::NotSigningCapable(fingerprint));
         }
         if let Err(e) = vc.primary_key().alive() {
-            return Err(Error::Key(format!("key {fingerprint} is not alive: {e}")));
+            return Err(Error::Key(KeyError::NotAlive {
+                fingerprint,
+                source: e.into(),
+            }));
         }
         let mut key = cert
             .primary_key()
             .key()
             .clone()
             .parts_into_secret()
-            .map_err(|e| Error::Key(e.to_string()))?;
+            .map_err(KeyError::op("reading the secret key"))?;
         if key.secret().is_encrypted() {
             let Some(p) = &self.passphrase else {
                 return Err(Error::PassphraseRequired);
@@ -130,11 +138,13 @@ impl SignerBuilder<'_> {
                 .map_err(|_| Error::WrongPassphrase)?;
         }
         let created = key.creation_time();
-        let keypair = key.into_keypair().map_err(|e| Error::Key(e.to_string()))?;
+        let keypair = key
+            .into_keypair()
+            .map_err(KeyError::op("using the secret key"))?;
         let pk_algo = keypair.public().pk_algo();
         let seq_fp = cert.fingerprint();
         let openpgp::Fingerprint::V4(fp_bytes) = &seq_fp else {
-            return Err(Error::Key("only v4 keys can make atomic signatures".into()));
+            return Err(Error::Key(KeyError::NotV4));
         };
         let hash = self.hash.sequoia();
         Ok(Signer {
@@ -235,7 +245,7 @@ impl Signer {
             return Err(Error::EmptyContent);
         }
         let t = if t < s.created { s.created } else { t };
-        let ts = Timestamp::try_from(t).map_err(|e| Error::Sign(e.to_string()))?;
+        let ts = Timestamp::try_from(t).map_err(|e| Error::Sign(e.into()))?;
         let secs = u32::from(ts);
 
         // Hashed area exactly as gpg writes it: issuer fingerprint (33),
@@ -258,7 +268,7 @@ impl Signer {
         trailer.extend_from_slice(&[4, 0xff]);
         trailer.extend_from_slice(&(6 + u32::from(hlen)).to_be_bytes());
 
-        let err = |e: openpgp::anyhow::Error| Error::Sign(e.to_string());
+        let err = |e: openpgp::anyhow::Error| Error::Sign(e.into());
         let mut ctx = s.hash.context().map_err(err)?.for_signature(4);
         ctx.update(content);
         ctx.update(&trailer);
@@ -312,7 +322,7 @@ impl Signer {
                 .build()
                 .map_err(err)?;
             w.write_all(&plain)
-                .map_err(|e| Error::Sign(e.to_string()))?;
+                .map_err(|e| Error::Sign(OpenPgpError::new(e)))?;
             w.finalize().map_err(err)?;
         }
         Ok(out)
@@ -321,8 +331,7 @@ impl Signer {
     fn raw_sign(&self, digest: &[u8]) -> Result<openpgp::crypto::mpi::Signature, Error> {
         let s = &*self.inner;
         let mut kp = s.keypair.clone();
-        kp.sign(s.hash, digest)
-            .map_err(|e| Error::Sign(e.to_string()))
+        kp.sign(s.hash, digest).map_err(|e| Error::Sign(e.into()))
     }
 }
 
@@ -335,6 +344,38 @@ mod tests {
     #[test]
     fn signer_is_send_sync() {
         assert_send_sync::<Signer>();
+    }
+
+    #[test]
+    fn key_errors_keep_their_source() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let created = UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+        let g = crate::generate_key(
+            crate::KeyGenOptions::new("E <e@example.invalid>")
+                .creation_time(created)
+                .validity(Duration::from_secs(3600)),
+        )
+        .expect("gen");
+        let err = Signer::builder(g.secret_key())
+            .reference_time(created + Duration::from_secs(7200))
+            .build()
+            .expect_err("expired");
+        match &err {
+            Error::Key(
+                KeyError::NotValid { fingerprint, .. } | KeyError::NotAlive { fingerprint, .. },
+            ) => {
+                assert_eq!(fingerprint, &g.fingerprint());
+            }
+            other => panic!("{other:?}"),
+        }
+        let source = std::error::Error::source(&err).expect("sequoia's reason is the source");
+        let chain = crate::ErrorChain(&err).to_string();
+        assert!(chain.contains(&source.to_string()), "{chain}");
+        assert!(
+            !err.to_string().contains(&source.to_string()),
+            "not repeated"
+        );
+        assert!(chain.contains(g.fingerprint().as_str()), "{chain}");
     }
 
     #[test]

@@ -97,9 +97,7 @@ fn core(
     let v = verifier.verify_accepted(signature, accepted)?;
     let payload = Payload::parse(&v.payload)?;
     let actual = match manifest {
-        Manifest::Bytes(m) => {
-            manifest_digest(m).map_err(|e| VerifyError::ManifestDigest(e.to_string()))?
-        }
+        Manifest::Bytes(m) => manifest_digest(m).map_err(VerifyError::ManifestDigest)?,
         Manifest::Digest(d) => d.clone(),
     };
     if actual.algorithm() != Algorithm::Sha256 || actual.as_str() != payload.docker_manifest_digest

@@ -13,7 +13,7 @@ use openpgp::parse::{Dearmor, PacketParserBuilder, PacketParserResult, Parse};
 use openpgp::policy::{HashAlgoSecurity, Policy, StandardPolicy};
 use openpgp::types::{DataFormat, HashAlgorithm, RevocationStatus, SignatureType};
 
-use crate::{Fingerprint, TrustedKeys, VerifyError};
+use crate::{Fingerprint, MalformedError, OpenPgpError, TrustedKeys, VerifyError};
 
 /// Signature blobs larger than this are refused before parsing.
 pub const MAX_SIGNATURE_BYTES: usize = 4 * 1024 * 1024;
@@ -84,8 +84,8 @@ pub(crate) struct Envelope {
     pub(crate) sig: Signature,
 }
 
-fn malformed(e: impl std::fmt::Display) -> VerifyError {
-    VerifyError::Malformed(e.to_string())
+fn unparseable(e: openpgp::anyhow::Error) -> VerifyError {
+    VerifyError::Malformed(MalformedError::Parse(e.into()))
 }
 
 /// Parses the OpenPGP structure: a signed message with exactly one literal
@@ -110,14 +110,14 @@ pub(crate) fn parse_envelope(blob: &[u8], allow_armor: bool) -> Result<Envelope,
         Dearmor::Disabled
     };
     let mut ppr = PacketParserBuilder::from_bytes(blob)
-        .map_err(malformed)?
+        .map_err(unparseable)?
         .dearmor(dearmor)
         // Cleartext-signed input (armored only) becomes a signed message.
         .process_csf_message(armored)
         .max_recursion_depth(4)
         .max_packet_size(1 << 20)
         .build()
-        .map_err(malformed)?;
+        .map_err(unparseable)?;
 
     let mut literal: Option<(Vec<u8>, DataFormat)> = None;
     let mut sigs: Vec<Signature> = Vec::new();
@@ -126,7 +126,9 @@ pub(crate) fn parse_envelope(blob: &[u8], allow_armor: bool) -> Result<Envelope,
     while let PacketParserResult::Some(mut pp) = ppr {
         packets += 1;
         if packets > MAX_PACKETS {
-            return Err(malformed("too many packets"));
+            return Err(VerifyError::Malformed(MalformedError::TooManyPackets(
+                MAX_PACKETS,
+            )));
         }
         match &pp.packet {
             Packet::CompressedData(_) | Packet::OnePassSig(_) | Packet::Marker(_) => {}
@@ -138,7 +140,9 @@ pub(crate) fn parse_envelope(blob: &[u8], allow_armor: bool) -> Result<Envelope,
                 (&mut pp)
                     .take(MAX_PAYLOAD_BYTES as u64 + 1)
                     .read_to_end(&mut body)
-                    .map_err(malformed)?;
+                    .map_err(|e| {
+                        VerifyError::Malformed(MalformedError::Parse(OpenPgpError::new(e)))
+                    })?;
                 if body.len() > MAX_PAYLOAD_BYTES {
                     return Err(VerifyError::PayloadTooLarge(MAX_PAYLOAD_BYTES));
                 }
@@ -148,20 +152,18 @@ pub(crate) fn parse_envelope(blob: &[u8], allow_armor: bool) -> Result<Envelope,
                 return Err(VerifyError::Encrypted);
             }
             Packet::Unknown(u) => {
-                return Err(malformed(format!(
-                    "unsupported or corrupt {} packet: {}",
-                    u.tag(),
-                    u.error()
-                )));
+                return Err(VerifyError::Malformed(MalformedError::CorruptPacket {
+                    tag: u.tag().to_string(),
+                    source: OpenPgpError::msg(u.error()),
+                }));
             }
             other => {
-                return Err(malformed(format!(
-                    "not a signed message: unexpected {} packet",
-                    other.tag()
+                return Err(VerifyError::Malformed(MalformedError::UnexpectedPacket(
+                    other.tag().to_string(),
                 )));
             }
         }
-        let (packet, next) = pp.recurse().map_err(malformed)?;
+        let (packet, next) = pp.recurse().map_err(unparseable)?;
         if let Packet::Signature(s) = packet {
             sigs.push(s);
         }
@@ -172,12 +174,12 @@ pub(crate) fn parse_envelope(blob: &[u8], allow_armor: bool) -> Result<Envelope,
         PacketParserResult::Some(_) => None,
     };
     if literals > 1 {
-        return Err(malformed("more than one literal data packet"));
+        return Err(VerifyError::Malformed(MalformedError::SeveralLiterals));
     }
     let Some((literal, format)) = literal else {
         return Err(if sigs.is_empty() {
             if packets == 0 {
-                malformed("no OpenPGP packets")
+                VerifyError::Malformed(MalformedError::NoPackets)
             } else {
                 VerifyError::NotSigned
             }
@@ -191,7 +193,7 @@ pub(crate) fn parse_envelope(blob: &[u8], allow_armor: bool) -> Result<Envelope,
         n => return Err(VerifyError::SignatureCount(n)),
     }
     if let Some(e) = eof_grammar {
-        return Err(malformed(format!("not a well-formed signed message: {e}")));
+        return Err(VerifyError::Malformed(MalformedError::Grammar(e.into())));
     }
     let sig = sigs.remove(0);
     Ok(Envelope {

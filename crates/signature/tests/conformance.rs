@@ -123,7 +123,8 @@ fn e08_empty_and_garbage() {
         v.verify(b"invalid signature"),
         Err(VerifyError::Malformed(_))
     ));
-    assert!(v.verify(&[0xa3, 0x01, 0xff, 0x00]).is_err());
+    let r = v.verify(&[0xa3, 0x01, 0xff, 0x00]);
+    assert!(matches!(r, Err(VerifyError::Malformed(_))), "{r:?}");
 }
 
 #[test]
@@ -220,7 +221,11 @@ fn e14_armor_and_cleartext() {
     let v = verify(&pubring(), "variants/cleartext.signature").expect("cleartext");
     assert_eq!(v.payload, data("variants/payload.json"));
     assert_eq!(v.signer, fp(K));
-    assert!(untrusted_dump(&data("variants/cleartext.signature")).is_err());
+    let r = untrusted_dump(&data("variants/cleartext.signature"));
+    assert!(
+        matches!(r, Err(Error::Verify(VerifyError::UnrecognizedFormat(b'-')))),
+        "{r:?}"
+    );
     // Classification of the binary fixtures.
     for f in ["image.signature", "variants/uncompressed.signature"] {
         assert_eq!(
@@ -327,19 +332,30 @@ fn e22_to_e26_untrusted_dump() {
         untrusted_dump(&data("expired.signature")),
         Err(Error::Payload(_))
     ));
-    assert!(untrusted_dump(&data("variants/armored.signature")).is_err());
-    assert!(untrusted_dump(&data("variants/two-signatures.signature")).is_err());
+    let r = untrusted_dump(&data("variants/armored.signature"));
+    assert!(
+        matches!(r, Err(Error::Verify(VerifyError::UnrecognizedFormat(b'-')))),
+        "{r:?}"
+    );
+    let r = untrusted_dump(&data("variants/two-signatures.signature"));
+    assert!(
+        matches!(r, Err(Error::Verify(VerifyError::SignatureCount(2)))),
+        "{r:?}"
+    );
 }
 
 // ---------------------------------------------------------------- §8.4
 
-fn standalone(manifest: &str, reference: &str, fpr: &str, sig: &str) -> Result<Digest, String> {
+fn standalone(
+    manifest: &str,
+    reference: &str,
+    fpr: &str,
+    sig: &str,
+) -> Result<Digest, VerifyError> {
     let k = pubring();
     let v = Verifier::new(&k).subkey_attribution(SubkeyAttribution::Strict);
     let accepted: Vec<Fingerprint> = Fingerprint::parse(fpr).into_iter().collect();
-    verify_standalone(&v, &data(manifest), reference, &accepted, &data(sig))
-        .map(|r| r.digest)
-        .map_err(|e| e.to_string())
+    verify_standalone(&v, &data(manifest), reference, &accepted, &data(sig)).map(|r| r.digest)
 }
 
 #[test]
@@ -354,9 +370,19 @@ fn v01_to_v13_fixtures() {
         standalone(m, "docker.io/testing/manifest", K, "image.signature"),
         Ok(d.clone())
     );
-    assert!(standalone(m, "docker.io/testing/manifest:latest", K, "image.signature").is_err());
-    assert!(standalone(m, "testing/manifest", &K.to_lowercase(), "image.signature").is_err());
-    assert!(standalone(m, "testing/manifest", "E932F44B23E8DD43", "image.signature").is_err());
+    let r = standalone(m, "docker.io/testing/manifest:latest", K, "image.signature");
+    assert!(
+        matches!(r, Err(VerifyError::ReferenceMismatch { .. })),
+        "{r:?}"
+    );
+    // Lowercase or short fingerprints are not identities: nothing accepted.
+    for fpr in [K.to_lowercase(), "E932F44B23E8DD43".to_owned()] {
+        let r = standalone(m, "testing/manifest", &fpr, "image.signature");
+        assert!(
+            matches!(r, Err(VerifyError::KeyNotAccepted { .. })),
+            "{r:?}"
+        );
+    }
     for r in [
         "testing/manifest:latest",
         "docker.io/testing/manifest:latest",
@@ -368,7 +394,11 @@ fn v01_to_v13_fixtures() {
             "V06 {r}"
         );
     }
-    assert!(standalone(m, "testing/manifest", K, "dir-img-valid/signature-1").is_err());
+    let r = standalone(m, "testing/manifest", K, "dir-img-valid/signature-1");
+    assert!(
+        matches!(r, Err(VerifyError::ReferenceMismatch { .. })),
+        "{r:?}"
+    );
     let v08 = standalone(
         "dir-img-modified-manifest/manifest.json",
         "testing/manifest:latest",
@@ -376,8 +406,8 @@ fn v01_to_v13_fixtures() {
         "dir-img-modified-manifest/signature-1",
     );
     assert!(
-        v08.as_ref()
-            .is_err_and(|e| e.contains("Signature for docker digest")),
+        matches!(&v08, Err(e @ VerifyError::DigestMismatch { .. })
+            if e.to_string().contains("Signature for docker digest")),
         "{v08:?}"
     );
     let v09 = standalone(
@@ -387,24 +417,35 @@ fn v01_to_v13_fixtures() {
         "image.signature",
     );
     assert!(
-        v09.as_ref().is_err_and(|e| e.contains("manifest digest")),
+        matches!(
+            &v09,
+            Err(VerifyError::ManifestDigest(
+                ManifestError::Schema1Signatures { .. }
+            ))
+        ),
         "{v09:?}"
+    );
+    let shown = ErrorChain(v09.as_ref().expect_err("v09")).to_string();
+    assert!(
+        shown.starts_with("error computing manifest digest: error unmarshalling signatures"),
+        "{shown}"
     );
     let v10 = standalone(m, "testing/manifest", K, "invalid-reference.signature");
     assert!(
-        v10.as_ref()
-            .is_err_and(|e| e.contains("Invalid docker reference UPPERCASEISINVALID")),
+        matches!(&v10, Err(e @ VerifyError::InvalidSignedReference(_))
+            if e.to_string().contains("Invalid docker reference UPPERCASEISINVALID")),
         "{v10:?}"
     );
     // V11: anchor (strict) rejects the primary for a subkey signature...
+    let r = standalone(
+        m,
+        "testing/manifest:latest",
+        SUB_PRIMARY,
+        "subkey.signature",
+    );
     assert!(
-        standalone(
-            m,
-            "testing/manifest:latest",
-            SUB_PRIMARY,
-            "subkey.signature"
-        )
-        .is_err()
+        matches!(r, Err(VerifyError::KeyNotAccepted { .. })),
+        "{r:?}"
     );
     // ...newer behaviour (our default) accepts it.
     let k = pubring();
@@ -897,7 +938,8 @@ fn own_signatures_roundtrip_and_layout() {
         .position(|w| w == b"busybox")
         .expect("payload inside");
     bad[pos] ^= 0x20;
-    assert!(Verifier::new(&keys).verify(&bad).is_err());
+    let r = Verifier::new(&keys).verify(&bad);
+    assert!(matches!(r, Err(VerifyError::BadSignature(_))), "{r:?}");
     assert!(Verifier::new(&keys).verify_accepted(&blob, &[f]).is_ok());
     // Empty content is refused.
     let mut empty = payload.clone();

@@ -223,7 +223,8 @@ fn packet_flood_and_junk_are_refused() {
     // Trailing junk after the message.
     let mut junk = blob.clone();
     junk.extend_from_slice(b"\x00\x01\x02");
-    assert!(Verifier::new(&keys).verify(&junk).is_err());
+    let r = Verifier::new(&keys).verify(&junk);
+    assert!(matches!(r, Err(VerifyError::Malformed(_))), "{r:?}");
     // A public key is not a message.
     let cert = g.secret_key().cert().clone().strip_secret_key_material();
     assert!(matches!(
@@ -232,9 +233,16 @@ fn packet_flood_and_junk_are_refused() {
     ));
     // Truncation anywhere fails, and never panics.
     for n in 0..blob.len() {
+        let r = Verifier::new(&keys).verify(&blob[..n]);
         assert!(
-            Verifier::new(&keys).verify(&blob[..n]).is_err(),
-            "prefix {n}"
+            matches!(
+                r,
+                Err(VerifyError::Empty
+                    | VerifyError::Malformed(_)
+                    | VerifyError::NotSigned
+                    | VerifyError::Detached)
+            ),
+            "prefix {n}: {r:?}"
         );
     }
 }

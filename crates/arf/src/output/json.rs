@@ -8,7 +8,10 @@ use crate::summary::{OvalSummary, SCHEMA_VERSION, Summary, TestResultSummary};
 
 /// The summary as pretty-printed JSON.
 pub fn summary_json(summary: &Summary) -> Result<String> {
-    serde_json::to_string_pretty(summary).map_err(|e| Error::Output(e.to_string()))
+    serde_json::to_string_pretty(summary).map_err(|e| Error::Output {
+        format: "JSON",
+        source: Box::new(e),
+    })
 }
 
 #[derive(Serialize)]
@@ -107,5 +110,8 @@ pub fn report_json(report: &Report) -> Result<String> {
         present_cves: report.present_cves(),
         rules: report.rules.values().collect(),
     };
-    serde_json::to_string_pretty(&j).map_err(|e| Error::Output(e.to_string()))
+    serde_json::to_string_pretty(&j).map_err(|e| Error::Output {
+        format: "JSON",
+        source: Box::new(e),
+    })
 }
