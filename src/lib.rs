@@ -10,6 +10,7 @@
 //! | [`signature`] | `imprimatur-signature` | atomic ("simple signing") signatures: payload, sign, verify, keys |
 //! | [`arf`] | `imprimatur-arf` | OpenSCAP ARF / XCCDF / OVAL results: streaming parser, summaries, gates, reports |
 //! | [`policy`] | `imprimatur-policy` | `policy.json` and `registries.d`: model, parse, generate, evaluate, explain |
+//! | [`service`] | `imprimatur-service` | the scanning and signing service: requests, OpenSCAP scanner, scan-gate-sign-publish-verify pipeline |
 //! | [`registry`] | `imprimatur-registry` | images where they live (registries, OCI layouts, `dir:`), safe unpacking, signature stores |
 
 #![forbid(unsafe_code)]
@@ -18,4 +19,5 @@ pub use imprimatur_arf as arf;
 pub use imprimatur_policy as policy;
 pub use imprimatur_reference as reference;
 pub use imprimatur_registry as registry;
+pub use imprimatur_service as service;
 pub use imprimatur_signature as signature;

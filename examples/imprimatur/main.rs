@@ -9,9 +9,10 @@ use clap::{Parser, Subcommand};
 
 mod arf;
 mod image;
-mod lookaside;
 mod policy;
 mod registry_args;
+mod service;
+mod signatures;
 mod signing;
 mod trust;
 
@@ -32,9 +33,12 @@ enum Command {
     Verify(signing::VerifyArgs),
     Inspect(image::InspectArgs),
     Unpack(image::UnpackArgs),
+    Scan(service::ScanArgs),
+    Request(service::RequestArgs),
     Arf(arf::ArfArgs),
     Trust(trust::TrustArgs),
     Policy(policy::PolicyArgs),
+    Signatures(signatures::SignaturesArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,9 +50,12 @@ fn main() -> ExitCode {
         Command::Verify(a) => signing::verify(a),
         Command::Inspect(a) => image::inspect_cmd(a),
         Command::Unpack(a) => image::unpack_cmd(a),
+        Command::Scan(a) => service::scan_cmd(a),
+        Command::Request(a) => service::request_cmd(a),
         Command::Arf(a) => arf::run(a),
         Command::Trust(a) => trust::run(a),
         Command::Policy(a) => policy::run(a),
+        Command::Signatures(a) => signatures::run(a),
     }
 }
 
