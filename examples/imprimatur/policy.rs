@@ -43,6 +43,9 @@ Examples:
   # A docker image given as files (no signature = unsigned):
   imprimatur policy check --policy policy.json --reference quay.io/org/app:1 \\
       --manifest manifest.json --signature sig-1 --signature sig-2
+  # An image where it lives, its signatures from where nodes read them:
+  imprimatur policy check --policy policy.json --registries-d /etc/containers/registries.d \\
+      docker://quay.io/org/app:1
   # Machine-readable:
   imprimatur policy check --policy policy.json --json dir:/tmp/img")]
 pub(crate) struct CheckArgs {
@@ -73,9 +76,17 @@ pub(crate) struct CheckArgs {
     /// JSON output.
     #[arg(long)]
     json: bool,
-    /// The image: dir:PATH.
+    /// The image: dir:PATH, docker://REF or oci:DIR[:TAG] (signatures read
+    /// from the store containers/image uses: the registry's extension API or
+    /// the registries.d lookaside).
     #[arg(value_name = "IMAGE", required_unless_present = "reference")]
     image: Option<String>,
+    /// For oci: images, the docker reference whose lookaside holds the
+    /// signatures.
+    #[arg(long, value_name = "REF", requires = "image")]
+    identity: Option<String>,
+    #[command(flatten)]
+    registry: crate::registry_args::RegistryArgs,
 }
 
 /// Validate policy.json (and registries.d) and warn about foot-guns:
@@ -184,11 +195,18 @@ fn check(a: CheckArgs) -> Result<bool> {
                 let (resolved, manifest, sigs) = read_dir_image(path)?;
                 (PolicyImage::dir(&resolved), manifest, sigs)
             }
-            Some(("docker", rest)) => bail!(
-                "docker:{rest}: give a docker image as --reference {} --manifest FILE [--signature FILE]…",
-                rest.trim_start_matches("//")
+            Some(("docker" | "oci", _)) => {
+                let (target, manifest, sigs) = crate::signatures::policy_input(
+                    image,
+                    a.identity.as_deref(),
+                    a.registries_d.as_deref(),
+                    &a.registry,
+                )?;
+                (target, Some(manifest), sigs)
+            }
+            _ => bail!(
+                "unsupported image {image:?}: use dir:PATH, docker://REF, oci:DIR[:TAG] or --reference"
             ),
-            _ => bail!("unsupported image {image:?}: use dir:PATH or --reference"),
         }
     };
     let mut ev = Evaluator::new(policy, pfs::FsKeyLoader);

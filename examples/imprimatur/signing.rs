@@ -13,9 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use imprimatur_reference::{Digest, Reference};
+use imprimatur_registry::store::LookasideStore;
 use imprimatur_signature as sig;
-
-use crate::lookaside::LookasideDir;
 
 /// Largest file we read as a manifest, key, passphrase or list (untrusted
 /// input is bounded).
@@ -141,6 +140,13 @@ Examples:
   # bulk, for a mirror: LIST has lines like
   #   registry.example.com/mirror/busybox:1.36 sha256:<64 hex>
   imprimatur sign --key signer.key --batch LIST --output-dir /srv/lookaside
+
+  # images where they live: resolved to their digests, signatures published
+  # to the store containers/image reads (registry extension API or the
+  # registries.d lookaside):
+  imprimatur sign --key signer.key docker://registry.example.com/app:1.0 \\
+      docker://registry.example.com/app:1.1
+  imprimatur sign --key signer.key --identity registry.example.com/app:2 oci:/srv/layout:2
   # registries.d/mirror.yaml:
   #   docker:
   #     registry.example.com:
@@ -157,7 +163,7 @@ pub(crate) struct SignArgs {
     #[arg(
         long,
         value_name = "REF",
-        required_unless_present = "batch",
+        required_unless_present_any = ["batch", "images"],
         conflicts_with = "batch"
     )]
     reference: Option<String>,
@@ -171,7 +177,7 @@ pub(crate) struct SignArgs {
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present = "batch",
+        required_unless_present_any = ["batch", "images"],
         conflicts_with = "batch"
     )]
     output: Option<PathBuf>,
@@ -194,6 +200,9 @@ pub(crate) struct SignArgs {
     /// No progress on stderr during --batch.
     #[arg(long, short)]
     quiet: bool,
+    /// The IMAGE form: resolve images and publish their signatures.
+    #[command(flatten)]
+    image: crate::signatures::SignImageArgs,
 }
 
 /// Signature hash algorithms.
@@ -231,17 +240,18 @@ fn sign_inner(args: SignArgs) -> Result<()> {
             .with_context(|| format!("unlocking the secret key {}", args.key.display()))
     };
 
+    if !args.image.images.is_empty() {
+        if args.reference.is_some() || args.output.is_some() || args.batch.is_some() {
+            bail!("IMAGE signs images where they live: not with --reference, --output or --batch");
+        }
+        return crate::signatures::sign_images(&args.image, build_signer()?);
+    }
+
     if let (Some(list), Some(dir)) = (&args.batch, &args.output_dir) {
         // Validate the whole list before unlocking the key or writing.
         let items = read_batch_list(list)?;
         let signer = build_signer()?;
-        return sign_batch(
-            &items,
-            &LookasideDir::new(dir),
-            args.jobs,
-            args.quiet,
-            &signer,
-        );
+        return sign_batch(&items, dir, args.jobs, args.quiet, &signer);
     }
 
     // Single signature. clap guarantees reference and output here.
@@ -344,9 +354,18 @@ fn parse_batch_list(text: &str) -> Result<Vec<BatchItem>, Vec<(usize, String)>> 
     }
 }
 
+/// Adds one signature to the `file://` lookaside at `root` through the
+/// registry crate: the first free `signature-N` by exclusive link (never a
+/// partial file, never an overwrite), an identical one not written twice, at
+/// most 128 per image.
+fn store_in_lookaside(root: &Path, item: &BatchItem, blob: &[u8]) -> Result<()> {
+    LookasideStore::file(root, &item.reference).add_blocking(&item.digest, blob)?;
+    Ok(())
+}
+
 fn sign_batch(
     items: &[BatchItem],
-    out: &LookasideDir,
+    out: &Path,
     jobs: Option<usize>,
     quiet: bool,
     signer: &sig::Signer,
@@ -376,7 +395,7 @@ fn sign_batch(
                     let result = signer
                         .sign(&payload)
                         .map_err(anyhow::Error::from)
-                        .and_then(|blob| Ok(out.store(&item.reference, &item.digest, &blob)?));
+                        .and_then(|blob| store_in_lookaside(out, item, &blob));
                     match result {
                         Ok(_) => {
                             done.fetch_add(1, Ordering::Relaxed);
@@ -425,7 +444,7 @@ fn sign_batch(
     };
     println!(
         "signed {n} of {total} in {elapsed:.3} s ({rate:.0} signatures/s, {jobs} threads) into {}",
-        out.root().display()
+        out.display()
     );
     let _ = io::stdout().flush();
     Ok(())

@@ -972,8 +972,20 @@ fn concurrent_batches_never_overwrite_each_other() {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        let want: Vec<String> = (1..=runs).map(|k| format!("signature-{k}")).collect();
+        // Runs that signed within the same second with a deterministic
+        // (Ed25519) key produce byte-identical signatures, stored once: 1
+        // to `runs` files, contiguous, all distinct, none lost or torn.
+        let k = names.len();
+        assert!((1..=runs).contains(&k), "{}: {names:?}", dir.display());
+        let want: Vec<String> = (1..=k).map(|k| format!("signature-{k}")).collect();
         assert_eq!(names, want, "{}", dir.display());
+        let mut blobs: Vec<Vec<u8>> = names
+            .iter()
+            .map(|n| std::fs::read(dir.join(n)).unwrap())
+            .collect();
+        blobs.sort();
+        blobs.dedup();
+        assert_eq!(blobs.len(), k, "{}: duplicate signatures", dir.display());
         for name in &names {
             let out = imp_ok(&[
                 &"verify",

@@ -16,6 +16,7 @@ pub mod image;
 pub mod inspect;
 pub mod pull;
 pub mod source;
+pub mod store;
 pub mod transport;
 pub mod unpack;
 
