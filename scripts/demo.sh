@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# scripts/demo.sh — the main job available so far, end to end, printing each
-# step: generate a signing key, sign a sample image manifest for an identity,
-# verify the signature with imprimatur, and prove that skopeo (containers/image,
-# GnuPG) accepts it too — and that both reject a signature for another image.
+# scripts/demo.sh — the main job, end to end, on a fresh machine with no
+# cluster and no container engine, printing each step:
 #
-#   bash scripts/demo.sh
+#   1. build a small real Debian 11 image (debootstrap minbase, packed with umoci;
+#      cached in /var/cache/imprimatur-test after the first run),
+#   2. start a docker-registry on loopback and push the image with skopeo,
+#   3. generate a signing key and the trust configuration nodes would get
+#      (policy.json: reject by default, signedBy for the registry; registries.d:
+#      a file:// lookaside),
+#   4. scan the image with the Debian SCAP content and write the HTML report,
+#   5. an ImageSigningRequest whose gate fails: nothing is signed, skopeo refuses,
+#   6. one whose gate passes: scanned digest signed, published, read back,
+#      policy-checked; run twice, still one signature,
+#   7. skopeo copy under the generated policy accepts the image.
 #
-# As root it installs the Debian packages it needs (scripts/deps.sh); as
-# another user it prints the exact apt-get line when something is missing.
-# Everything happens in a temporary directory with a throwaway GNUPGHOME.
+#   bash scripts/demo.sh            (as root: it installs what it needs)
+#   KEEP=1 bash scripts/demo.sh     keep the work directory (report, lookaside, ...)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -21,57 +28,110 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 # show CMD...: print the command (shell-quoted, on stderr), then run it.
 show() { { printf '$'; printf ' %q' "$@"; echo; } >&2; "$@"; }
 
-step "build the imprimatur CLI"
-show cargo build --locked --example imprimatur
-BIN="$ROOT/target/debug/examples/imprimatur"
+step "build the imprimatur CLI (release)"
+show cargo build --locked --release --example imprimatur
+BIN="$ROOT/target/release/examples/imprimatur"
 imprimatur() { "$BIN" "$@"; }
 
 WORK="$(mktemp -d /tmp/imprimatur-demo.XXXXXX)"
-export GNUPGHOME="$WORK/gnupg"
-mkdir -m 700 "$GNUPGHOME"
+REG_PID=""
 cleanup() {
-  gpgconf --kill all 2>/dev/null || true   # the agent of our throwaway GNUPGHOME only
-  rm -rf "$WORK"
+  [[ -n "$REG_PID" ]] && kill "$REG_PID" 2>/dev/null || true
+  if [[ "${KEEP:-0}" == 1 ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 cd "$WORK"
-cp "$ROOT/tests/data/cli/sample-manifest.json" manifest.json
-REF="registry.example.com/demo/app:1.0"
 
-step "1. generate an Ed25519 signing key (secret key written 0600)"
-printf 'demo passphrase\n' > passphrase.txt
-show imprimatur keygen --userid 'Demo Signer <signer@example.com>' \
-  --passphrase-file passphrase.txt --secret-key-out signer.key --public-key-out signer.pub | tee fingerprint.txt
-FPR=$(tail -n1 fingerprint.txt)
-ls -l signer.key signer.pub
-
-step "2. sign the sample manifest for $REF"
-show imprimatur sign --key signer.key --passphrase-file passphrase.txt \
-  --reference "$REF" --manifest manifest.json --output app.sig
-ls -l app.sig
-
-step "3. verify it with imprimatur"
-show imprimatur verify --public-key signer.pub --fingerprint "$FPR" \
-  --reference "$REF" --manifest manifest.json app.sig
-
-step "4. skopeo accepts it: import the public key into a throwaway GnuPG home, standalone-verify"
-show gpg --batch --quiet --import signer.pub
-show skopeo standalone-verify manifest.json "$REF" "$FPR" app.sig
-
-step "5. both reject the signature for another identity (two errors expected below)"
-if imprimatur verify --public-key signer.pub --reference registry.example.com/demo/other:1.0 \
-    --manifest manifest.json app.sig; then
-  echo "imprimatur accepted a signature for another identity" >&2; exit 1
-fi
-if skopeo standalone-verify manifest.json registry.example.com/demo/other:1.0 "$FPR" app.sig; then
-  echo "skopeo accepted a signature for another identity" >&2; exit 1
+step "1. a real Debian 11 image (debootstrap --variant=minbase, packed by umoci)"
+CACHE=${IMPRIMATUR_TEST_CACHE:-/var/cache/imprimatur-test}
+LAYOUT="$CACHE/bullseye-layout"
+if [[ ! -f "$LAYOUT/index.json" ]]; then
+  mkdir -p "$CACHE"
+  show bash "$ROOT/scripts/debian-image.sh" bullseye "$LAYOUT.building-$$" latest
+  mv "$LAYOUT.building-$$" "$LAYOUT"
+else
+  echo "using the cached image $LAYOUT"
 fi
 
-step "6. bulk: sign a list into a lookaside directory (what a mirror serves as file:// or http)"
-DIGEST=$(skopeo manifest-digest manifest.json)
-printf '# reference digest\n%s %s\nregistry.example.com/mirror/demo/app:1.0 %s\n' "$REF" "$DIGEST" "$DIGEST" > list.txt
-show imprimatur sign --key signer.key --passphrase-file passphrase.txt --batch list.txt --output-dir lookaside
-(cd lookaside && find . -type f | sort)
-show skopeo standalone-verify manifest.json "$REF" "$FPR" "lookaside/demo/app@${DIGEST/:/=}/signature-1"
+step "2. a docker-registry on loopback, and the image pushed to it"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p registry
+cat > registry/config.yml <<EOF
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $WORK/registry/storage}}
+http: {addr: 127.0.0.1:$PORT, secret: demo}
+EOF
+docker-registry serve registry/config.yml >registry/log 2>&1 &
+REG_PID=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+IMAGE="127.0.0.1:$PORT/demo/debian:11"
+show skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$LAYOUT:latest" "docker://$IMAGE"
+show imprimatur inspect --tls-verify=false "docker://$IMAGE"
 
-step "demo passed: imprimatur signatures are accepted by skopeo $(skopeo --version | awk '{print $3}')"
+step "3. a signing key and the trust configuration for nodes"
+mkdir -p keys
+show imprimatur keygen --userid 'Release Signer <release@example.com>' \
+  --secret-key-out keys/release --public-key-out release.pub
+show imprimatur trust set --policy-path policy.json --registries-d registries.d --type reject default
+show imprimatur trust set --policy-path policy.json --registries-d registries.d --type signedBy \
+  --pubkeys "$WORK/release.pub" --lookaside "file://$WORK/lookaside" "127.0.0.1:$PORT"
+cat policy.json registries.d/*.yaml
+
+step "4. scan with the Debian SCAP Security Guide content (chosen from /etc/os-release)"
+show imprimatur scan --tls-verify=false --report "$WORK/report.html" "docker://$IMAGE" 2>/dev/null
+echo "HTML report: $WORK/report.html"
+
+step "5. a signing request whose gate fails: no high-severity failure allowed"
+cat > strict.yaml <<EOF
+apiVersion: cop.redhat.com/v1alpha2
+kind: ImageSigningRequest
+metadata: {name: sign-debian-strict}
+spec:
+  image: docker://$IMAGE
+  signingKeySecretName: release
+  signingKeySignBy: release@example.com
+  requireScan: true
+  gate: {maxFailed: {high: 0}}
+EOF
+cat strict.yaml
+set +e
+show imprimatur request run strict.yaml --key-dir keys --registries-d registries.d \
+  --policy policy.json --tls-verify=false 2>/dev/null | grep -E 'phase|GateFailed|reasons' -A1 | head -12
+code=${PIPESTATUS[0]}
+set -e
+echo "exit code $code (1 = failed); signatures in the lookaside: $(find lookaside -type f 2>/dev/null | wc -l)"
+if skopeo copy -q --policy policy.json --registries.d registries.d --src-tls-verify=false \
+  "docker://$IMAGE" "dir:$WORK/refused" 2>err.txt; then
+  echo "UNEXPECTED: skopeo accepted an unsigned image"; exit 1
+fi
+echo "skopeo refuses the unsigned image: $(head -c 200 err.txt)"
+
+step "6. a signing request whose gate passes (thresholds the minbase image meets)"
+cat > sign.yaml <<EOF
+apiVersion: cop.redhat.com/v1alpha2
+kind: ImageSigningRequest
+metadata: {name: sign-debian}
+spec:
+  image: docker://$IMAGE
+  signingKeySecretName: release
+  signingKeySignBy: release@example.com
+  requireScan: true
+  gate:
+    maxFailed: {high: 2, medium: 15, low: 10, unknown: 2}
+EOF
+cat sign.yaml
+show imprimatur request run sign.yaml --key-dir keys --registries-d registries.d \
+  --policy policy.json --tls-verify=false --report "$WORK/report-signed.html" 2>/dev/null | tee status.yaml
+echo "--- again (idempotent):"
+show imprimatur request run sign.yaml --key-dir keys --registries-d registries.d \
+  --policy policy.json --tls-verify=false 2>/dev/null | grep -E 'phase|created|AlreadySigned'
+find lookaside -type f
+
+step "7. skopeo copy under the generated policy accepts the signed image"
+show skopeo copy -q --policy policy.json --registries.d registries.d --src-tls-verify=false \
+  "docker://$IMAGE" "dir:$WORK/accepted"
+echo "accepted: $(ls "$WORK/accepted" | tr '\n' ' ')"
+
+step "done: scanned, gated, signed, published, and accepted by skopeo"
+echo "report: $WORK/report-signed.html (KEEP=1 keeps it)"

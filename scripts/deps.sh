@@ -10,7 +10,9 @@ SYSTEM_PACKAGES=(
   # registry set-ups of the tests: htpasswd (bcrypt) for basic auth, openssl for a test CA
   apache2-utils openssl
   # OpenSCAP and its content, xmllint (comparison benchmarks)
-  openscap-scanner ssg-debian libxml2-utils
+  openscap-scanner openscap-utils ssg-debian libxml2-utils
+  # a real Debian image without a container engine (scripts/debian-image.sh)
+  debootstrap
   # headless browser for the HTML report test; small tools the tests use
   chromium curl jq bzip2 gzip
   # scripts/bench-arf.sh: Python lxml (comparison), GNU time (peak memory)

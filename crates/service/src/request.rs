@@ -328,6 +328,20 @@ spec:
     }
 
     #[test]
+    fn every_example_request_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/requests");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let r = Request::from_yaml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            r.target().unwrap();
+            n += 1;
+        }
+        assert!(n >= 4, "{n} examples");
+    }
+
+    #[test]
     fn new_fields_and_their_errors() {
         let r = Request::from_yaml(
             "apiVersion: cop.redhat.com/v1alpha2\nkind: ImageSigningRequest\nmetadata: {name: x, namespace: team}\n\
