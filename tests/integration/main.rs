@@ -9,7 +9,6 @@ mod peers;
 mod policy;
 mod reference;
 mod registry;
-mod service;
 mod signing;
 mod stores;
 mod util;
