@@ -14,8 +14,12 @@ use imprimatur_signature::{
 use serde_json::{Value, json};
 
 use crate::identity::identity_matches;
-use crate::model::{IdentityMatch, KeySource, KeyType, Policy, Requirement, SignedBy};
+use crate::model::{
+    IdentityMatch, KeySource, KeyType, Policy, Requirement, SignedBy, SigstoreKeySource,
+    SigstoreSigned, SigstoreTrust,
+};
 use crate::scope::PolicyImage;
+use imprimatur_sigstore::{PublicKey as SigstorePublicKey, SigstorePayload, SigstoreSignature};
 
 /// Why the keys of a `signedBy` requirement could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +40,9 @@ pub enum KeysError {
     /// Every key source was read, and none held a public key.
     #[error("No public keys imported")]
     NoKeys,
+    /// A `sigstoreSigned` public key is not a PEM ECDSA P-256 key.
+    #[error("parsing public key")]
+    SigstoreKey(#[source] imprimatur_sigstore::KeyError),
 }
 
 /// Reads key files named by `keyPath`/`keyPaths`. The error string is shown
@@ -142,8 +149,15 @@ pub enum Rejection {
         /// The rule, rendered.
         rule: String,
     },
-    /// A sigstore signature: verification is not implemented here.
-    SigstoreUnsupported,
+    /// A sigstore signature failed its cryptographic checks: no or a
+    /// malformed signature annotation, or not signed by a trusted key over
+    /// this payload.
+    SigstoreCrypto(imprimatur_sigstore::VerifyError),
+    /// A sigstore signature's payload is not a valid cosign payload.
+    SigstorePayload(imprimatur_sigstore::PayloadError),
+    /// The `sigstoreSigned` requirement needs what can't be verified
+    /// offline here (`fulcio`, `pki`, `rekorPublicKey*`): never accepted.
+    NotVerifiableOffline(String),
     /// A requirement type that never accepts this kind of signature.
     NotApplicable(String),
 }
@@ -193,8 +207,12 @@ impl fmt::Display for Rejection {
                     .as_deref()
                     .unwrap_or("<none: the transport has no docker identity>")
             ),
-            Rejection::SigstoreUnsupported => {
-                f.write_str("sigstore signature verification is not implemented")
+            Rejection::SigstoreCrypto(e) => write!(f, "{}", ErrorChain(e)),
+            Rejection::SigstorePayload(e) => {
+                write!(f, "invalid signature payload: {}", ErrorChain(e))
+            }
+            Rejection::NotVerifiableOffline(m) => {
+                write!(f, "{m}: not verifiable offline, never accepted")
             }
             Rejection::NotApplicable(m) => write!(f, "{m}"),
         }
@@ -209,6 +227,15 @@ pub enum SignatureVerdict {
     Accepted {
         /// The key that signed.
         signer: Fingerprint,
+        /// The signed `docker-reference`.
+        identity: String,
+        /// The signed digest.
+        digest: String,
+    },
+    /// A sigstore signature accepted: trusted key, digest and identity match.
+    AcceptedSigstore {
+        /// The key that verified it ([`imprimatur_sigstore::PublicKey::key_id`]).
+        key: String,
         /// The signed `docker-reference`.
         identity: String,
         /// The signed digest.
@@ -283,6 +310,10 @@ impl Decision {
                     SignatureVerdict::Rejected(why) => json!({
                         "index": s.index, "verdict": "rejected", "reason": why.to_string(),
                     }),
+                    SignatureVerdict::AcceptedSigstore { key, identity, digest } => json!({
+                        "index": s.index, "verdict": "accepted", "key": key,
+                        "identity": identity, "digest": digest,
+                    }),
                     SignatureVerdict::Unknown => json!({"index": s.index, "verdict": "unknown"}),
                 }).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
@@ -320,6 +351,15 @@ impl fmt::Display for Decision {
                     } => writeln!(
                         f,
                         "    signature {}: accepted (key {signer}, identity {identity}, digest {digest})",
+                        s.index
+                    )?,
+                    SignatureVerdict::AcceptedSigstore {
+                        key,
+                        identity,
+                        digest,
+                    } => writeln!(
+                        f,
+                        "    signature {}: accepted (sigstore key {key}, identity {identity}, digest {digest})",
                         s.index
                     )?,
                     SignatureVerdict::Rejected(why) => {
@@ -380,6 +420,25 @@ pub fn describe_requirement(r: &Requirement) -> String {
         } => {
             format!("signedBaseLayer {}", describe_identity(base_layer_identity))
         }
+        Requirement::SigstoreSigned(ss) => {
+            let keys = match ss.trust() {
+                SigstoreTrust::Keys(SigstoreKeySource::Path(p)) => format!("keyPath {p}"),
+                SigstoreTrust::Keys(SigstoreKeySource::Paths(ps)) => {
+                    format!("keyPaths [{}]", ps.join(", "))
+                }
+                SigstoreTrust::Keys(SigstoreKeySource::Data(d)) => {
+                    format!("keyData ({} bytes)", d.len())
+                }
+                SigstoreTrust::Keys(SigstoreKeySource::Datas(ds)) => {
+                    format!("keyDatas ({} keys)", ds.len())
+                }
+                SigstoreTrust::Unverifiable(m) => m,
+            };
+            format!(
+                "sigstoreSigned {keys}, signedIdentity {}",
+                describe_identity(ss.identity())
+            )
+        }
         other => requirement_type(other).to_owned(),
     }
 }
@@ -397,6 +456,7 @@ pub struct AcceptedSignature {
 }
 
 type LoadedKeys = Result<Arc<TrustedKeys>, KeysError>;
+type LoadedSigstoreKeys = Result<Arc<Vec<SigstorePublicKey>>, KeysError>;
 
 /// Evaluates images against one policy. Keys are loaded on first use and
 /// cached for the evaluator's lifetime, so evaluating many images does not
@@ -405,6 +465,7 @@ pub struct Evaluator<L: KeyLoader> {
     policy: Policy,
     loader: L,
     cache: Mutex<HashMap<KeySource, LoadedKeys>>,
+    sigstore_cache: Mutex<HashMap<SigstoreKeySource, LoadedSigstoreKeys>>,
     loads: Mutex<usize>,
     attribution: SubkeyAttribution,
     time: Option<SystemTime>,
@@ -428,14 +489,18 @@ pub fn evaluate<L: KeyLoader>(policy: &Policy, image: &Image<'_>, loader: L) -> 
 /// The signatures of an image as the evaluation sees them.
 struct Classified<'a> {
     simple: Vec<(usize, &'a [u8])>,
-    sigstore: usize,
+    /// Sigstore signatures (simple-signing MIME type), parsed.
+    sigstore: Vec<(usize, SigstoreSignature)>,
+    /// Sigstore attachments of other MIME types.
+    sigstore_other: usize,
     error: Option<String>,
 }
 
 fn classify<'a>(sigs: &[&'a [u8]]) -> Classified<'a> {
     let mut out = Classified {
         simple: Vec::new(),
-        sigstore: 0,
+        sigstore: Vec::new(),
+        sigstore_other: 0,
         error: None,
     };
     for (i, blob) in sigs.iter().enumerate() {
@@ -443,7 +508,11 @@ fn classify<'a>(sigs: &[&'a [u8]]) -> Classified<'a> {
             Ok(StoredFormat::SimpleSigning) => out.simple.push((i + 1, blob)),
             Ok(StoredFormat::Tagged { format_id, payload }) => match format_id {
                 "simple-signing" => out.simple.push((i + 1, payload)),
-                "sigstore-json" => out.sigstore += 1,
+                "sigstore-json" => match SigstoreSignature::from_blob(blob) {
+                    Ok(s) if s.is_signature() => out.sigstore.push((i + 1, s)),
+                    Ok(_) => out.sigstore_other += 1,
+                    Err(e) => out.error = Some(format!("signature-{}: {e}", i + 1)),
+                },
                 other => {
                     out.error = Some(format!(
                         "signature-{}: unsupported signature format {other:?}",
@@ -470,6 +539,7 @@ impl<L: KeyLoader> Evaluator<L> {
             policy,
             loader,
             cache: Mutex::new(HashMap::new()),
+            sigstore_cache: Mutex::new(HashMap::new()),
             loads: Mutex::new(0),
             attribution: SubkeyAttribution::Primary,
             time: None,
@@ -600,25 +670,39 @@ impl<L: KeyLoader> Evaluator<L> {
                 "signedBaseLayer not implemented yet!".to_owned(),
                 Vec::new(),
             ),
-            Requirement::SigstoreSigned(_) => {
+            Requirement::SigstoreSigned(ss) => {
                 if let Some(e) = &sigs.error {
                     return mk(false, format!("error reading signatures: {e}"), Vec::new());
                 }
-                if sigs.sigstore == 0 {
-                    return mk(
-                        false,
+                if sigs.sigstore.is_empty() {
+                    let message = if sigs.simple.is_empty() && sigs.sigstore_other == 0 {
+                        "A signature was required, but no signature exists".to_owned()
+                    } else {
                         format!(
-                            "A signature was required, but no signature exists ({} non-sigstore signatures, 0 sigstore non-signature attachments)",
-                            sigs.simple.len()
-                        ),
-                        Vec::new(),
-                    );
+                            "A signature was required, but no signature exists ({} non-sigstore signatures, {} sigstore non-signature attachments)",
+                            sigs.simple.len(),
+                            sigs.sigstore_other
+                        )
+                    };
+                    return mk(false, message, Vec::new());
                 }
-                mk(
-                    false,
-                    Rejection::SigstoreUnsupported.to_string(),
-                    Vec::new(),
-                )
+                let outcomes: Vec<SignatureOutcome> = sigs
+                    .sigstore
+                    .iter()
+                    .map(|(index, sig)| SignatureOutcome {
+                        index: *index,
+                        verdict: match self.sigstore_check(ss, image, sig) {
+                            Ok((key, payload)) => SignatureVerdict::AcceptedSigstore {
+                                key,
+                                identity: payload.docker_reference,
+                                digest: payload.docker_manifest_digest,
+                            },
+                            Err(r) => SignatureVerdict::Rejected(r),
+                        },
+                    })
+                    .collect();
+                let (allowed, message) = summarize(&outcomes);
+                mk(allowed, message, outcomes)
             }
             Requirement::SignedBy(sb) => {
                 if let Some(e) = &sigs.error {
@@ -739,6 +823,102 @@ impl<L: KeyLoader> Evaluator<L> {
         Ok((v.signer, payload))
     }
 
+    fn sigstore_keys(&self, source: &SigstoreKeySource) -> LoadedSigstoreKeys {
+        if let Ok(cache) = self.sigstore_cache.lock()
+            && let Some(k) = cache.get(source)
+        {
+            return k.clone();
+        }
+        let loaded = self.load_sigstore_keys(source);
+        if let Ok(mut n) = self.loads.lock() {
+            *n += 1;
+        }
+        if let Ok(mut cache) = self.sigstore_cache.lock() {
+            cache.insert(source.clone(), loaded.clone());
+        }
+        loaded
+    }
+
+    fn load_sigstore_keys(&self, source: &SigstoreKeySource) -> LoadedSigstoreKeys {
+        let parse =
+            |bytes: &[u8]| SigstorePublicKey::from_pem(bytes).map_err(KeysError::SigstoreKey);
+        let load = |path: &String| {
+            self.loader.load(path).map_err(|message| KeysError::Load {
+                path: path.clone(),
+                message,
+            })
+        };
+        let keys = match source {
+            SigstoreKeySource::Path(p) => vec![parse(&load(p)?)?],
+            SigstoreKeySource::Paths(ps) => ps
+                .iter()
+                .map(|p| parse(&load(p)?))
+                .collect::<Result<Vec<_>, _>>()?,
+            SigstoreKeySource::Data(d) => vec![parse(d)?],
+            SigstoreKeySource::Datas(ds) => {
+                ds.iter().map(|d| parse(d)).collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        if keys.is_empty() {
+            return Err(KeysError::NoKeys);
+        }
+        Ok(Arc::new(keys))
+    }
+
+    /// containers/image's `prSigstoreSigned.isSignatureAccepted` for one
+    /// sigstore signature: keys, signature annotation, ECDSA over the
+    /// payload, strict payload, digest, identity.
+    fn sigstore_check(
+        &self,
+        ss: &SigstoreSigned,
+        image: &Image<'_>,
+        sig: &SigstoreSignature,
+    ) -> Result<(String, SigstorePayload), Rejection> {
+        let source = match ss.trust() {
+            SigstoreTrust::Keys(source) => source,
+            SigstoreTrust::Unverifiable(m) => return Err(Rejection::NotVerifiableOffline(m)),
+        };
+        let keys = self.sigstore_keys(&source).map_err(Rejection::Keys)?;
+        let verified = imprimatur_sigstore::verify(&keys, sig).map_err(|e| match e {
+            imprimatur_sigstore::VerifyError::Payload(p) => Rejection::SigstorePayload(p),
+            other => Rejection::SigstoreCrypto(other),
+        })?;
+        let payload = verified.payload;
+        let Some(manifest) = image.manifest else {
+            return Err(Rejection::ManifestMissing);
+        };
+        match digest_matches(manifest, &payload.docker_manifest_digest) {
+            Err(e) => return Err(Rejection::ManifestDigest(e)),
+            Ok(false) => {
+                return Err(Rejection::DigestMismatch {
+                    signed: payload.docker_manifest_digest,
+                });
+            }
+            Ok(true) => {}
+        }
+        let rule = ss.identity();
+        if !identity_matches(
+            rule,
+            image.target.docker_reference.as_ref(),
+            &payload.docker_reference,
+        ) {
+            return Err(Rejection::IdentityMismatch {
+                signed: payload.docker_reference,
+                image: image
+                    .target
+                    .docker_reference
+                    .as_ref()
+                    .map(ToString::to_string),
+                rule: describe_identity(rule),
+            });
+        }
+        let key = keys
+            .get(verified.key_index)
+            .map(SigstorePublicKey::key_id)
+            .unwrap_or_default();
+        Ok((key, payload))
+    }
+
     /// The "signatures with an accepted author" query: a signature is kept
     /// if no requirement rejects it and at least one accepts it.
     pub fn accepted_signatures(&self, image: &Image<'_>) -> Vec<AcceptedSignature> {
@@ -780,5 +960,36 @@ impl<L: KeyLoader> Evaluator<L> {
             }
         }
         out
+    }
+}
+
+/// A signature requirement's outcome from its per-signature verdicts: the
+/// first accepted signature allows; one rejection is the reason; several
+/// are listed (containers/image's wording).
+fn summarize(outcomes: &[SignatureOutcome]) -> (bool, String) {
+    if let Some(o) = outcomes.iter().find(|o| {
+        matches!(
+            o.verdict,
+            SignatureVerdict::Accepted { .. } | SignatureVerdict::AcceptedSigstore { .. }
+        )
+    }) {
+        return (true, format!("signature {} accepted", o.index));
+    }
+    let rejections: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match &o.verdict {
+            SignatureVerdict::Rejected(r) => Some(r.to_string()),
+            _ => None,
+        })
+        .collect();
+    match rejections.as_slice() {
+        [one] => (false, one.clone()),
+        _ => (
+            false,
+            format!(
+                "None of the signatures were accepted, reasons: {}",
+                rejections.join("; ")
+            ),
+        ),
     }
 }

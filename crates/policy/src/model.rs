@@ -196,6 +196,153 @@ pub struct SigstoreSigned {
     pub signed_identity: Option<IdentityMatch>,
 }
 
+/// Where the public keys of a `sigstoreSigned` requirement come from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SigstoreKeySource {
+    /// `keyPath`: one PEM public key file.
+    Path(String),
+    /// `keyPaths` (containers/image ≥ 5.33): several files; any key verifies.
+    Paths(Vec<String>),
+    /// `keyData`: PEM bytes inline (base64 in the file).
+    Data(Vec<u8>),
+    /// `keyDatas` (containers/image ≥ 5.33): several inline keys.
+    Datas(Vec<Vec<u8>>),
+}
+
+/// What a `sigstoreSigned` requirement trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SigstoreTrust {
+    /// Public keys, verifiable offline.
+    Keys(SigstoreKeySource),
+    /// Something this crate cannot verify offline (`fulcio`, `pki`, or a
+    /// `rekorPublicKey*` requirement): named, never accepted.
+    Unverifiable(String),
+}
+
+/// Options of `sigstoreSigned` that containers/image 5.23.1 (skopeo 1.9.3)
+/// knows; any other option makes it refuse the whole policy file.
+pub const SIGSTORE_OPTIONS_5_23: &[&str] = &["keyPath", "keyData", "signedIdentity"];
+
+impl SigstoreSigned {
+    /// A requirement with one key file (`keyPath`, which containers/image
+    /// 5.23.1 loads) and an optional identity rule.
+    pub fn with_key_path(path: &str, signed_identity: Option<IdentityMatch>) -> SigstoreSigned {
+        SigstoreSigned {
+            fields: vec![(
+                "keyPath".to_owned(),
+                serde_json::Value::String(path.to_owned()),
+            )],
+            signed_identity,
+        }
+    }
+
+    /// A requirement with several key files: `keyPath` for one (loadable
+    /// by containers/image 5.23.1), `keyPaths` (≥ 5.33) for more.
+    pub fn with_key_paths(
+        paths: &[String],
+        signed_identity: Option<IdentityMatch>,
+    ) -> SigstoreSigned {
+        match paths {
+            [one] => SigstoreSigned::with_key_path(one, signed_identity),
+            _ => SigstoreSigned {
+                fields: vec![(
+                    "keyPaths".to_owned(),
+                    serde_json::Value::Array(
+                        paths
+                            .iter()
+                            .map(|p| serde_json::Value::String(p.clone()))
+                            .collect(),
+                    ),
+                )],
+                signed_identity,
+            },
+        }
+    }
+
+    /// `signedIdentity`, or the default `matchRepoDigestOrExact`.
+    pub fn identity(&self) -> &IdentityMatch {
+        self.signed_identity
+            .as_ref()
+            .unwrap_or(&IdentityMatch::MatchRepoDigestOrExact)
+    }
+
+    fn field(&self, key: &str) -> Option<&serde_json::Value> {
+        self.fields
+            .iter()
+            .find(|(k, v)| k == key && !v.is_null())
+            .map(|(_, v)| v)
+    }
+
+    /// What the requirement trusts. The parser guarantees exactly one key
+    /// source; `rekorPublicKey*` (a transparency log requirement) and
+    /// `fulcio`/`pki` make the requirement unverifiable offline.
+    pub fn trust(&self) -> SigstoreTrust {
+        use base64::Engine as _;
+        let b64 = |v: &serde_json::Value| {
+            v.as_str()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .unwrap_or_default()
+        };
+        fn strings(v: &serde_json::Value) -> Vec<&serde_json::Value> {
+            v.as_array().map(|a| a.iter().collect()).unwrap_or_default()
+        }
+        for unverifiable in ["fulcio", "pki"] {
+            if self.field(unverifiable).is_some() {
+                return SigstoreTrust::Unverifiable(format!(
+                    "{unverifiable} certificates can't be verified offline here (no Fulcio/PKI support)"
+                ));
+            }
+        }
+        if let Some(k) = [
+            "rekorPublicKeyPath",
+            "rekorPublicKeyPaths",
+            "rekorPublicKeyData",
+            "rekorPublicKeyDatas",
+        ]
+        .into_iter()
+        .find(|k| self.field(k).is_some())
+        {
+            return SigstoreTrust::Unverifiable(format!(
+                "{k}: Rekor transparency log proofs are not verified here (offline, key-based sigstore only)"
+            ));
+        }
+        if let Some(v) = self.field("keyPath") {
+            return SigstoreTrust::Keys(SigstoreKeySource::Path(
+                v.as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        if let Some(v) = self.field("keyPaths") {
+            return SigstoreTrust::Keys(SigstoreKeySource::Paths(
+                strings(v)
+                    .into_iter()
+                    .map(|p| p.as_str().unwrap_or_default().to_owned())
+                    .collect(),
+            ));
+        }
+        if let Some(v) = self.field("keyData") {
+            return SigstoreTrust::Keys(SigstoreKeySource::Data(b64(v)));
+        }
+        if let Some(v) = self.field("keyDatas") {
+            return SigstoreTrust::Keys(SigstoreKeySource::Datas(
+                strings(v).into_iter().map(b64).collect(),
+            ));
+        }
+        SigstoreTrust::Unverifiable("no key source".to_owned())
+    }
+
+    /// The options present that containers/image 5.23.1 (skopeo 1.9.3)
+    /// does not know: with any of them it refuses the whole policy file.
+    pub fn options_newer_than_5_23(&self) -> Vec<&str> {
+        self.fields
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !SIGSTORE_OPTIONS_5_23.contains(k))
+            .collect()
+    }
+}
+
 const SIGSTORE_KEY_SOURCES: &[&str] = &[
     "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki",
 ];
