@@ -1,6 +1,6 @@
 //! Applying the entries of one layer.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -35,7 +35,7 @@ pub(super) fn unpack<R: Read>(
     let mut layer = Layer {
         u,
         root,
-        upper: HashSet::new(),
+        upper: Upper::default(),
         dirs: Vec::new(),
         entries: 0,
         whiteouts: 0,
@@ -131,14 +131,45 @@ struct DeferredDir {
 struct Layer<'u, 'r> {
     u: &'u Unpacker,
     root: BorrowedFd<'r>,
-    /// Every path (cleaned, `/`-joined, no leading `/`) this layer wrote, and
-    /// all their parents: what whiteouts must not remove.
-    upper: HashSet<Vec<u8>>,
+    /// Every path this layer wrote, and all their parents: what whiteouts
+    /// must not remove.
+    upper: Upper,
     dirs: Vec<DeferredDir>,
     entries: u64,
     whiteouts: u64,
     skipped_devices: u64,
     buf: Vec<u8>,
+}
+
+/// The paths one layer wrote (with their parents), as a tree of names: the
+/// memory it takes is linear in the bytes of the names read.
+#[derive(Default)]
+struct Upper {
+    children: HashMap<Vec<u8>, Upper>,
+}
+
+impl Upper {
+    fn insert(&mut self, comps: &[Vec<u8>]) {
+        let mut node = self;
+        for c in comps {
+            if !node.children.contains_key(c) {
+                node.children.insert(c.clone(), Upper::default());
+            }
+            let Some(next) = node.children.get_mut(c) else {
+                return;
+            };
+            node = next;
+        }
+    }
+
+    /// The node of `comps`, if this layer wrote that path or below it.
+    fn get(&self, comps: &[Vec<u8>]) -> Option<&Upper> {
+        let mut node = self;
+        for c in comps {
+            node = node.children.get(c)?;
+        }
+        Some(node)
+    }
 }
 
 /// Extension records waiting for the entry they describe.
@@ -392,19 +423,6 @@ impl Layer<'_, '_> {
         ))
     }
 
-    fn mark_upper(&mut self, comps: &[Vec<u8>]) {
-        let mut p = Vec::new();
-        for c in comps {
-            if !p.is_empty() {
-                p.push(b'/');
-            }
-            p.extend_from_slice(c);
-            if !self.upper.contains(&p) {
-                self.upper.insert(p.clone());
-            }
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn apply_entry<T: Read>(
         &mut self,
@@ -485,7 +503,7 @@ impl Layer<'_, '_> {
 
         let mut created = Vec::new();
         let parent = ensure_dir_in_root(self.root, parent_comps, path, &mut created)?;
-        self.mark_upper(&comps);
+        self.upper.insert(&comps);
         let parent = parent.as_fd();
         let name = name.as_slice();
 
@@ -722,7 +740,8 @@ impl Layer<'_, '_> {
             tpath.push(b'/');
         }
         tpath.extend_from_slice(target);
-        self.remove_lower(dir.as_fd(), target, &tpath, 0)
+        let node = self.upper.get(parent).and_then(|n| n.children.get(target));
+        self.remove_lower(dir.as_fd(), target, node, &tpath, 0)
     }
 
     /// `.wh..wh..opq` in `parent`: remove everything the lower layers put
@@ -732,30 +751,33 @@ impl Layer<'_, '_> {
         let Some(dir) = open_dir_in_root(self.root, &parent_path, path)? else {
             return Ok(());
         };
+        let pnode = self.upper.get(parent);
         for child in list_dir(dir.as_fd(), path)? {
             let mut cpath = parent_path.clone();
             if !cpath.is_empty() {
                 cpath.push(b'/');
             }
             cpath.extend_from_slice(&child);
-            self.remove_lower(dir.as_fd(), &child, &cpath, 0)?;
+            let node = pnode.and_then(|n| n.children.get(&child));
+            self.remove_lower(dir.as_fd(), &child, node, &cpath, 0)?;
         }
         Ok(())
     }
 
     /// Removes `name` (at archive path `path`) in `dir`, except what this
-    /// layer wrote: a path of this layer that is a directory is descended
-    /// into, anything else of this layer is kept.
+    /// layer wrote (`node`, its place in [`Upper`]): a path of this layer that
+    /// is a directory is descended into, anything else of this layer is kept.
     fn remove_lower(
         &self,
         dir: BorrowedFd<'_>,
         name: &[u8],
+        node: Option<&Upper>,
         path: &[u8],
         depth: usize,
     ) -> Result<(), UnpackError> {
-        if !self.upper.contains(path) {
+        let Some(node) = node else {
             return remove_tree_at(dir, name, path);
-        }
+        };
         if depth >= MAX_REMOVE_DEPTH {
             return Err(UnpackError::limit(
                 LimitKind::PathDepth,
@@ -770,7 +792,8 @@ impl Layer<'_, '_> {
             let mut cpath = path.to_vec();
             cpath.push(b'/');
             cpath.extend_from_slice(&child);
-            self.remove_lower(sub.as_fd(), &child, &cpath, depth + 1)?;
+            let cnode = node.children.get(&child);
+            self.remove_lower(sub.as_fd(), &child, cnode, &cpath, depth + 1)?;
         }
         Ok(())
     }

@@ -85,6 +85,11 @@
 //!   (setuid, setgid and sticky included); modification times are applied,
 //!   directories' at the end of the layer. Extended attributes are not
 //!   applied.
+//! - Not running as root, the unpacker writes with the permissions it has:
+//!   directories of one layer are created writable and get their final mode
+//!   when the layer ends, but a read-only directory left by an *earlier*
+//!   layer cannot be written into or cleaned by a later one (`EACCES`,
+//!   reported as [`UnpackError::Io`]).
 //! - GNU sparse entries are refused ([`UnpackError::UnsupportedEntry`]); a PAX
 //!   `size` record that disagrees with the header's size is refused
 //!   ([`UnpackError::MalformedTar`]) rather than guessed at.
