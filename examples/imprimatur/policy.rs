@@ -6,13 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use imprimatur_policy::{
-    Evaluator, Image, KeySource, Policy, PolicyImage, Purpose, RegistriesConfig, Requirement,
-};
-use imprimatur_reference::Reference;
+use imprimatur_policy::{DecisionView, Evaluator, Image, LintView, PolicyImage, Purpose};
 use imprimatur_registry::files as pfs;
 use imprimatur_signature::SubkeyAttribution;
-use serde_json::json;
 
 use crate::trust::{DEFAULT_POLICY, DEFAULT_REGISTRIES_D};
 
@@ -26,6 +22,10 @@ pub(crate) struct PolicyArgs {
     command: PolicyCommand,
 }
 
+// Parsed once per process: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
+// Parsed once per process: the size of the registry flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum PolicyCommand {
     Check(CheckArgs),
@@ -220,23 +220,18 @@ fn check(a: CheckArgs) -> Result<bool> {
     );
     let decision = ev.evaluate(&image);
     let lookaside = match (&registries, &target.docker_reference) {
-        (Some(reg), Some(r)) => reg.lookaside_for(r, Purpose::Read).map(|c| {
-            json!({"url": c.url, "scope": c.scope.unwrap_or_else(|| "default-docker".to_owned()), "file": c.file})
-        }),
+        (Some(reg), Some(r)) => reg.lookaside_for(r, Purpose::Read),
         _ => None,
     };
+    let view = DecisionView::new(&decision).with_lookaside(lookaside);
     if a.json {
-        let mut j = decision.to_json();
-        j["lookaside"] = lookaside.unwrap_or(serde_json::Value::Null);
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        println!("{}", crate::trust::to_json_text(&view)?);
     } else {
         print!("{decision}");
-        if let Some(l) = lookaside {
+        if let Some(l) = &view.lookaside {
             println!(
                 "  lookaside: {} (registries.d {} in {})",
-                l["url"].as_str().unwrap_or_default(),
-                l["scope"].as_str().unwrap_or_default(),
-                l["file"].as_str().unwrap_or_default()
+                l.url, l.scope, l.file
             );
         }
     }
@@ -246,262 +241,15 @@ fn check(a: CheckArgs) -> Result<bool> {
 // ---------------------------------------------------------------------------
 // lint
 
-struct Finding {
-    location: String,
-    message: String,
-}
-
-/// Why a docker scope can never match, if it can't.
-fn docker_scope_problem(scope: &str) -> Option<String> {
-    if scope.is_empty() {
-        return None;
-    }
-    if let Some(rest) = scope.strip_prefix("*.") {
-        if rest.contains(':') || rest.contains('/') {
-            return Some("wildcard scopes are matched against the host without port or path; this one never matches".to_owned());
-        }
-        return if rest.split('.').all(|l| !l.is_empty()) {
-            None
-        } else {
-            Some("malformed wildcard scope".to_owned())
-        };
-    }
-    if !scope.contains('/') {
-        // A registry host (with optional port) is a namespace of its images.
-        let host_ok = !scope.is_empty()
-            && scope.split(':').next().is_some_and(|h| {
-                h.split('.').all(|l| {
-                    !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                })
-            });
-        if host_ok {
-            if !scope.contains('.') && !scope.contains(':') && scope != "localhost" {
-                return Some(format!(
-                    "matches only images on a registry host named {scope:?}; for the Docker Hub repository use \"docker.io/library/{scope}\""
-                ));
-            }
-            return None;
-        }
-    }
-    match Reference::parse_normalized(scope) {
-        Err(e) => Some(format!("not a docker reference ({e}); never matches")),
-        Ok(r) => {
-            let canonical = if r.is_name_only() {
-                r.name()
-            } else {
-                r.to_string()
-            };
-            if canonical == scope {
-                None
-            } else {
-                Some(format!(
-                    "scopes are compared with fully-qualified names; this never matches, use {canonical:?}"
-                ))
-            }
-        }
-    }
-}
-
-fn lint_requirements(loc: &str, reqs: &[Requirement], out: &mut Vec<Finding>) {
-    for (i, r) in reqs.iter().enumerate() {
-        let at = format!("{loc}[{i}]");
-        match r {
-            Requirement::SignedBy(sb) => {
-                if sb.key_type != imprimatur_policy::KeyType::GpgKeys {
-                    out.push(Finding {
-                        location: at.clone(),
-                        message: format!(
-                            "keyType {} is not implemented: every image is denied",
-                            sb.key_type.as_str()
-                        ),
-                    });
-                }
-                let paths: Vec<&String> = match &sb.keys {
-                    KeySource::Path(p) => vec![p],
-                    KeySource::Paths(ps) => {
-                        if ps.is_empty() {
-                            out.push(Finding {
-                                location: at.clone(),
-                                message: "keyPaths is empty: \"No public keys imported\", every image is denied".to_owned(),
-                            });
-                        }
-                        ps.iter().collect()
-                    }
-                    KeySource::Data(d) => {
-                        if imprimatur_signature::TrustedKeys::from_bytes(d)
-                            .map(|k| k.is_empty())
-                            .unwrap_or(true)
-                        {
-                            out.push(Finding {
-                                location: at.clone(),
-                                message: "keyData contains no public key: every image is denied"
-                                    .to_owned(),
-                            });
-                        }
-                        vec![]
-                    }
-                    _ => vec![],
-                };
-                for p in paths {
-                    if !p.starts_with('/') {
-                        out.push(Finding {
-                            location: at.clone(),
-                            message: format!("relative key path {p:?} is resolved against the working directory of each tool"),
-                        });
-                    } else if !Path::new(p).exists() {
-                        out.push(Finding {
-                            location: at.clone(),
-                            message: format!("key file {p} does not exist: every image is denied"),
-                        });
-                    }
-                }
-            }
-            Requirement::SignedBaseLayer { .. } => out.push(Finding {
-                location: at,
-                message:
-                    "signedBaseLayer is not implemented by containers/image: every image is denied"
-                        .to_owned(),
-            }),
-            Requirement::SigstoreSigned(ss) => {
-                let newer: Vec<&str> = ss
-                    .fields
-                    .iter()
-                    .map(|(k, _)| k.as_str())
-                    .filter(|k| {
-                        !matches!(
-                            *k,
-                            "keyPath" | "keyData" | "rekorPublicKeyPath" | "rekorPublicKeyData"
-                        )
-                    })
-                    .collect();
-                if !newer.is_empty() {
-                    out.push(Finding {
-                        location: at,
-                        message: format!("{} not understood by skopeo 1.9.3 (the whole policy is rejected there)", newer.join(", ")),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn lint_policy(policy: &Policy) -> Vec<Finding> {
-    let mut out = Vec::new();
-    if policy
-        .default
-        .iter()
-        .any(|r| matches!(r, Requirement::InsecureAcceptAnything))
-        && !policy
-            .default
-            .iter()
-            .any(|r| !matches!(r, Requirement::InsecureAcceptAnything))
-    {
-        out.push(Finding {
-            location: "$.default".to_owned(),
-            message: "insecureAcceptAnything as the default: every image not covered by a scope runs unchecked".to_owned(),
-        });
-    }
-    lint_requirements("$.default", &policy.default, &mut out);
-    for (t, scopes) in &policy.transports {
-        if !imprimatur_policy::KNOWN_TRANSPORTS.contains(&t.as_str()) {
-            out.push(Finding {
-                location: format!("$.transports.{t}"),
-                message: format!("transport {t:?} is unknown here; its scopes are not validated"),
-            });
-        }
-        for (s, reqs) in scopes {
-            let loc = format!("$.transports.{t}[{s:?}]");
-            if (t == "docker" || t == "atomic")
-                && let Some(p) = docker_scope_problem(s)
-            {
-                out.push(Finding {
-                    location: loc.clone(),
-                    message: p,
-                });
-            }
-            lint_requirements(&loc, reqs, &mut out);
-        }
-    }
-    out
-}
-
-fn lint_registries(reg: &RegistriesConfig) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut sections: Vec<(String, &imprimatur_policy::Located)> = reg
-        .docker
-        .iter()
-        .map(|(s, l)| (format!("docker[{s:?}]"), l))
-        .collect();
-    if let Some(d) = &reg.default_docker {
-        sections.push(("default-docker".to_owned(), d));
-    }
-    for (name, l) in sections {
-        let s = &l.section;
-        for (key, v) in [
-            ("lookaside", &s.lookaside),
-            ("lookaside-staging", &s.lookaside_staging),
-            ("sigstore", &s.sigstore),
-            ("sigstore-staging", &s.sigstore_staging),
-        ] {
-            let Some(url) = v.as_deref().filter(|u| !u.is_empty()) else {
-                continue;
-            };
-            let loc = format!("{}: {name}.{key}", l.file);
-            match imprimatur_policy::lookaside::parse_base(url) {
-                Err(e) => out.push(Finding {
-                    location: loc,
-                    message: format!("{e}; a lookaside without a scheme crashes skopeo 1.9.3"),
-                }),
-                Ok(u) if !matches!(u.scheme(), "file" | "http" | "https") => out.push(Finding {
-                    location: loc,
-                    message: format!("scheme {:?} is not supported for signatures", u.scheme()),
-                }),
-                Ok(u) if key.ends_with("staging") && u.scheme() != "file" => out.push(Finding {
-                    location: loc,
-                    message: "only file: lookasides are writable".to_owned(),
-                }),
-                Ok(_) => {}
-            }
-            if key.starts_with("sigstore") {
-                out.push(Finding {
-                    location: format!("{}: {name}.{key}", l.file),
-                    message: format!(
-                        "{key} is deprecated; use {}",
-                        key.replace("sigstore", "lookaside")
-                    ),
-                });
-            }
-        }
-    }
-    for scope in reg.docker.keys() {
-        if let Some(p) = docker_scope_problem(scope) {
-            out.push(Finding {
-                location: format!("registries.d docker[{scope:?}]"),
-                message: p,
-            });
-        }
-    }
-    out
-}
-
 fn lint(a: LintArgs) -> Result<u8> {
     let policy = pfs::load_policy(&a.policy)?;
     let reg = pfs::load_registries_dir(&a.registries_d)?;
-    let mut findings = lint_policy(&policy);
-    findings.extend(lint_registries(&reg));
+    let findings = imprimatur_policy::lint(&policy, &reg, &|p| Path::new(p).exists());
     if a.json {
-        let list: Vec<_> = findings
-            .iter()
-            .map(|f| json!({"location": f.location, "warning": f.message}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"valid": true, "warnings": list}))?
-        );
+        println!("{}", crate::trust::to_json_text(&LintView::new(&findings))?);
     } else {
         for f in &findings {
-            println!("warning: {}: {}", f.location, f.message);
+            println!("{f}");
         }
         println!(
             "{} and {} are valid ({} warning{})",

@@ -7,12 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use imprimatur_policy::{
-    IdentityMatch, KeySource, Policy, RegistriesConfig, Requirement, Section, TrustBuilder,
-    describe_identity,
-};
+use imprimatur_policy::{IdentityMatch, Policy, Requirement, TrustBuilder, TrustView};
 use imprimatur_registry::files as pfs;
-use serde_json::json;
 
 pub(crate) const DEFAULT_POLICY: &str = "/etc/containers/policy.json";
 pub(crate) const DEFAULT_REGISTRIES_D: &str = "/etc/containers/registries.d";
@@ -128,31 +124,16 @@ pub(crate) fn run(args: TrustArgs) -> ExitCode {
     }
 }
 
-/// Parses an `--identity` value.
+/// Parses an `--identity` value (the library's identity specification).
 pub(crate) fn parse_identity(s: &str) -> Result<IdentityMatch> {
-    let (kind, value) = match s.split_once('=') {
-        Some((k, v)) => (k, Some(v)),
-        None => (s, None),
-    };
-    let rule = match (kind, value) {
-        ("matchRepoDigestOrExact", None) => IdentityMatch::MatchRepoDigestOrExact,
-        ("matchExact", None) => IdentityMatch::MatchExact,
-        ("matchRepository", None) => IdentityMatch::MatchRepository,
-        ("exactReference", Some(v)) => {
-            IdentityMatch::exact_reference(v).map_err(|e| anyhow::anyhow!("--identity: {e}"))?
-        }
-        ("exactRepository", Some(v)) => {
-            IdentityMatch::exact_repository(v).map_err(|e| anyhow::anyhow!("--identity: {e}"))?
-        }
-        ("remapIdentity", Some(v)) => {
-            let Some((p, sp)) = v.split_once(',') else {
-                bail!("--identity remapIdentity=PREFIX,SIGNED_PREFIX expected, got {s:?}");
-            };
-            IdentityMatch::remap_identity(p, sp).map_err(|e| anyhow::anyhow!("--identity: {e}"))?
-        }
-        _ => bail!("unknown --identity {s:?} (see --help)"),
-    };
-    Ok(rule)
+    s.parse::<IdentityMatch>()
+        .map_err(|e| anyhow::anyhow!("--identity: {e} (see --help)"))
+}
+
+/// Pretty JSON of a view, members sorted by name (as `serde_json::Value`
+/// keeps them), so output keeps the layout it had before the views.
+pub(crate) fn to_json_text(view: &impl serde::Serialize) -> Result<String> {
+    Ok(serde_json::to_string_pretty(&serde_json::to_value(view)?)?)
 }
 
 fn absolute(p: &Path) -> Result<String> {
@@ -240,95 +221,28 @@ fn set(a: SetArgs) -> Result<()> {
     Ok(())
 }
 
-fn keys_json(k: &KeySource) -> serde_json::Value {
-    match k {
-        KeySource::Path(p) => json!([p]),
-        KeySource::Paths(ps) => json!(ps),
-        KeySource::Data(d) => json!([format!("<keyData: {} bytes>", d.len())]),
-        _ => json!([]),
-    }
-}
-
-fn requirement_json(r: &Requirement) -> serde_json::Value {
-    match r {
-        Requirement::SignedBy(sb) => json!({
-            "type": "signedBy",
-            "keyType": sb.key_type.as_str(),
-            "keys": keys_json(&sb.keys),
-            "identity": describe_identity(sb.identity()),
-        }),
-        other => json!({"type": imprimatur_policy::describe_requirement(other)}),
-    }
-}
-
-fn section_json(s: &Section) -> serde_json::Value {
-    json!({
-        "lookaside": s.lookaside.as_ref().or(s.sigstore.as_ref()),
-        "lookasideStaging": s.lookaside_staging.as_ref().or(s.sigstore_staging.as_ref()),
-    })
-}
-
 fn show(a: ShowArgs) -> Result<()> {
     let policy = pfs::load_policy(&a.policy_path)?;
-    let reg: RegistriesConfig = pfs::load_registries_dir(&a.registries_d)?;
-    let mut rows = Vec::new();
-    let section_for = |transport: &str, scope: &str| -> Option<(serde_json::Value, String)> {
-        if transport != "docker" && transport != "atomic" {
-            return None;
-        }
-        let l = if scope.is_empty() {
-            reg.default_docker.as_ref()
-        } else {
-            reg.docker.get(scope)
-        }?;
-        Some((section_json(&l.section), l.file.clone()))
-    };
-    rows.push(json!({
-        "transport": null,
-        "scope": "default",
-        "requirements": policy.default.iter().map(requirement_json).collect::<Vec<_>>(),
-        "registries": section_for("docker", "").map(|(s, f)| json!({"section": s, "file": f})),
-    }));
-    for (t, scopes) in &policy.transports {
-        for (s, reqs) in scopes {
-            rows.push(json!({
-                "transport": t,
-                "scope": s,
-                "requirements": reqs.iter().map(requirement_json).collect::<Vec<_>>(),
-                "registries": section_for(t, s).map(|(s, f)| json!({"section": s, "file": f})),
-            }));
-        }
-    }
-    // registries.d scopes without a policy scope are shown too.
-    for (scope, l) in &reg.docker {
-        if policy.scope("docker", scope).is_none() {
-            rows.push(json!({
-                "transport": "docker",
-                "scope": scope,
-                "requirements": null,
-                "registries": {"section": section_json(&l.section), "file": l.file},
-            }));
-        }
-    }
+    let reg = pfs::load_registries_dir(&a.registries_d)?;
+    let view = TrustView::new(&policy, &reg);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", to_json_text(&view)?);
         return Ok(());
     }
-    for row in &rows {
-        let scope = match row["transport"].as_str() {
-            Some(t) => format!("{t}:{}", row["scope"].as_str().unwrap_or_default()),
+    for row in &view.scopes {
+        let scope = match &row.transport {
+            Some(t) => format!("{t}:{}", row.scope),
             None => "default".to_owned(),
         };
-        let reqs = match row["requirements"].as_array() {
+        let reqs = match &row.requirements {
             Some(list) => list
                 .iter()
                 .map(|r| {
-                    let mut s = r["type"].as_str().unwrap_or_default().to_owned();
-                    if let Some(keys) = r["keys"].as_array() {
-                        let keys: Vec<&str> = keys.iter().filter_map(|k| k.as_str()).collect();
+                    let mut s = r.kind.clone();
+                    if let Some(keys) = &r.keys {
                         s.push_str(&format!(" [{}]", keys.join(", ")));
                     }
-                    if let Some(id) = r["identity"].as_str()
+                    if let Some(id) = r.identity.as_deref()
                         && id != "matchRepoDigestOrExact"
                     {
                         s.push_str(&format!(" identity {id}"));
@@ -340,11 +254,11 @@ fn show(a: ShowArgs) -> Result<()> {
             None => "(no policy scope: the default or a wider scope applies)".to_owned(),
         };
         println!("{scope}\t{reqs}");
-        if let Some(sec) = row["registries"]["section"].as_object() {
-            if let Some(l) = sec.get("lookaside").and_then(|v| v.as_str()) {
+        if let Some(r) = &row.registries {
+            if let Some(l) = &r.section.lookaside {
                 println!("\tlookaside {l}");
             }
-            if let Some(l) = sec.get("lookasideStaging").and_then(|v| v.as_str()) {
+            if let Some(l) = &r.section.lookaside_staging {
                 println!("\tlookaside-staging {l}");
             }
         }

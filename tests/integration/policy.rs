@@ -498,8 +498,9 @@ fn trust_set_edits_in_place_and_show_lists_it() {
             .arg("--registries-d")
             .arg(&regd),
     );
-    let rows: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
-    let acme = rows
+    let view: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(view["version"], 1, "versioned view (TrustView)");
+    let acme = view["scopes"]
         .as_array()
         .expect("rows")
         .iter()

@@ -176,6 +176,10 @@ pub enum PolicyRule {
     Sigstore(String),
 }
 
+/// A rule is an error on its own too (e.g. the source of
+/// [`IdentitySpecError::InvalidValue`](crate::IdentitySpecError::InvalidValue)).
+impl std::error::Error for PolicyRule {}
+
 impl fmt::Display for PolicyRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
