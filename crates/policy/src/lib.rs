@@ -64,11 +64,14 @@
 mod error;
 mod eval;
 mod identity;
+mod lint;
 pub mod lookaside;
 mod model;
 mod registries;
 mod scope;
+mod spec;
 mod trust;
+pub mod view;
 
 pub use error::{Error, PolicyRule};
 pub use eval::{
@@ -77,6 +80,7 @@ pub use eval::{
     describe_requirement, evaluate,
 };
 pub use identity::{identity_matches, ref_matches_prefix, remap};
+pub use lint::{Finding, FindingKind, Location, Severity, lint, lint_policy, lint_registries};
 pub use model::{
     IdentityMatch, KNOWN_TRANSPORTS, KeySource, KeyType, MAX_POLICY_BYTES, Policy, Requirement,
     SIGSTORE_OPTIONS_5_23, SignedBy, SigstoreKeySource, SigstoreSigned, SigstoreTrust,
@@ -87,4 +91,6 @@ pub use registries::{
     Section, default_lookaside, is_config_file_name,
 };
 pub use scope::{PolicyImage, ScopeChoice};
+pub use spec::IdentitySpecError;
 pub use trust::{TrustBuilder, TrustConfig, key_source_for_paths, registries_file_name};
+pub use view::{DecisionView, LintView, TrustView, VIEW_VERSION};
