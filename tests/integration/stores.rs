@@ -486,7 +486,7 @@ fn skopeo_and_imprimatur_read_each_others_file_lookaside_signatures() {
         &format!("docker://{dst}"),
     );
     let list = imp_list(&regd, &format!("docker://{dst}"));
-    assert_eq!(fingerprints(&list), [gpg_fpr.clone()], "{list}");
+    assert_eq!(fingerprints(&list), [gpg_fpr.as_str()], "{list}");
     let (ok, t) = imp_allows(&policy, &regd, &format!("docker://{dst}"));
     assert!(ok, "policy check refused skopeo's signature: {t}");
     // We add ours as signature-2; skopeo reads both.
@@ -563,7 +563,7 @@ fn extension_api_signatures_interoperate_with_skopeo() {
             .contains("extension API"),
         "{list}"
     );
-    assert_eq!(fingerprints(&list), [gpg_fpr.clone()], "{list}");
+    assert_eq!(fingerprints(&list), [gpg_fpr.as_str()], "{list}");
     let name = list["signatures"][0]["location"]
         .as_str()
         .unwrap_or_default()
@@ -787,7 +787,7 @@ fn sign_many_tags_at_once_and_oci_images_with_identity() {
         );
         assert_eq!(
             fingerprints(&imp_list(&regd, &format!("docker://{}", p.reference))),
-            [fpr.clone()]
+            [fpr.as_str()]
         );
     }
     // An oci: layout image needs --identity; its signature goes to that
