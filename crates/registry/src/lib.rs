@@ -15,6 +15,7 @@ pub mod files;
 pub mod image;
 pub mod inspect;
 pub mod pull;
+pub mod sigstore;
 pub mod source;
 pub mod store;
 pub mod transport;

@@ -14,6 +14,7 @@
 
 mod challenge;
 mod credentials;
+mod push;
 mod retry;
 mod tls;
 
