@@ -9,6 +9,7 @@
 //! - [`scanner`]: OpenSCAP on an unpacked image (`oscap-chroot` semantics).
 //! - [`pipeline`]: resolve → scan → gate → sign → publish → verify.
 //! - [`keys`]: where signing keys come from.
+//! - `crd` (feature `kube`): the custom resources and their CRDs.
 //!
 //! The signed digest is always the scanned digest, a failed gate writes no
 //! signature, and running a request twice leaves one signature.
@@ -16,6 +17,8 @@
 #![forbid(unsafe_code)]
 
 pub mod content;
+#[cfg(feature = "kube")]
+pub mod crd;
 pub mod error;
 pub mod keys;
 pub mod pipeline;

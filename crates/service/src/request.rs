@@ -53,6 +53,29 @@ pub struct StoreOverride {
 
 /// `ImageSigningRequest.spec`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(
+    feature = "kube",
+    derive(kube::CustomResource),
+    kube(
+        group = "cop.redhat.com",
+        version = "v1alpha2",
+        kind = "ImageSigningRequest",
+        plural = "imagesigningrequests",
+        shortname = "sigreq",
+        category = "imprimatur",
+        namespaced,
+        status = "RequestStatus",
+        derive = "PartialEq",
+        doc = "An `ImageSigningRequest`: sign an image (after a passed scan when asked).",
+        printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+        printcolumn = r#"{"name":"ImageStreamTag","type":"string","jsonPath":".spec.imageStreamTag"}"#,
+        printcolumn = r#"{"name":"Image","type":"string","jsonPath":".spec.image"}"#,
+        printcolumn = r#"{"name":"Digest","type":"string","jsonPath":".status.imageDigest"}"#,
+        printcolumn = r#"{"name":"Passed","type":"integer","jsonPath":".status.scanResult.passedRules"}"#,
+        printcolumn = r#"{"name":"Failed","type":"integer","jsonPath":".status.scanResult.failedRules"}"#,
+        printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    )
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImageSigningRequestSpec {
     /// The predecessor's image: `name:tag` of an ImageStream in the request's
@@ -91,6 +114,29 @@ pub struct ImageSigningRequestSpec {
 
 /// `ImageScanningRequest.spec`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(
+    feature = "kube",
+    derive(kube::CustomResource),
+    kube(
+        group = "cop.redhat.com",
+        version = "v1alpha2",
+        kind = "ImageScanningRequest",
+        plural = "imagescanningrequests",
+        shortname = "scanreq",
+        category = "imprimatur",
+        namespaced,
+        status = "RequestStatus",
+        derive = "PartialEq",
+        doc = "An `ImageScanningRequest`: scan an image with OpenSCAP and judge it by a gate.",
+        printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+        printcolumn = r#"{"name":"ImageStreamTag","type":"string","jsonPath":".spec.imageStreamTag"}"#,
+        printcolumn = r#"{"name":"Image","type":"string","jsonPath":".spec.image"}"#,
+        printcolumn = r#"{"name":"Digest","type":"string","jsonPath":".status.imageDigest"}"#,
+        printcolumn = r#"{"name":"Passed","type":"integer","jsonPath":".status.scanResult.passedRules"}"#,
+        printcolumn = r#"{"name":"Failed","type":"integer","jsonPath":".status.scanResult.failedRules"}"#,
+        printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    )
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImageScanningRequestSpec {
     /// The predecessor's image: `name:tag` of an ImageStream in the request's
