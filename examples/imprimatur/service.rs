@@ -302,6 +302,15 @@ fn scan(args: ScanArgs) -> Result<bool> {
         if let Some(r) = &args.report {
             writeln!(o, "report:   {}", r.display())?;
         }
+        if let Some(t) = &out.timings {
+            writeln!(
+                o,
+                "time:     pull+unpack {:.2} s, oscap {:.2} s, parse {:.2} s",
+                t.unpack.as_secs_f64(),
+                t.oscap.as_secs_f64(),
+                t.parse.as_secs_f64()
+            )?;
+        }
     }
     Ok(status.gate.as_ref().is_none_or(|g| g.passed))
 }

@@ -9,6 +9,7 @@ mod peers;
 mod policy;
 mod reference;
 mod registry;
+mod service;
 mod signing;
 mod stores;
 mod util;

@@ -524,3 +524,39 @@ fn registry_serves_pushed_image() {
     drop(reg);
     assert_eq!(http_status(port, "/v2/"), None, "registry stopped on drop");
 }
+
+/// A real Debian 11 (bullseye, minbase) image as an OCI layout (tag
+/// `latest`), built once with `scripts/debian-image.sh` (debootstrap + umoci;
+/// needs root and the Debian mirror apt uses) and cached in
+/// `/var/cache/imprimatur-test` (or `$IMPRIMATUR_TEST_CACHE`): it does not
+/// change, and building it takes a few minutes.
+pub(crate) fn debian_layout() -> PathBuf {
+    static LAYOUT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LAYOUT
+        .get_or_init(|| {
+            let cache = std::env::var_os("IMPRIMATUR_TEST_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/var/cache/imprimatur-test"));
+            let layout = cache.join("bullseye-layout");
+            if layout.join("index.json").is_file() {
+                return layout;
+            }
+            std::fs::create_dir_all(&cache).expect("create the test cache");
+            let building = cache.join(format!("bullseye-layout.building-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&building);
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/debian-image.sh");
+            run_ok(
+                Command::new("bash")
+                    .arg(&script)
+                    .args(["bullseye"])
+                    .arg(&building)
+                    .arg("latest"),
+            );
+            // Publish whole or not at all.
+            if std::fs::rename(&building, &layout).is_err() {
+                let _ = std::fs::remove_dir_all(&building);
+            }
+            layout
+        })
+        .clone()
+}
