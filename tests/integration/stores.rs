@@ -815,3 +815,70 @@ fn sign_many_tags_at_once_and_oci_images_with_identity() {
         "signature stored under the identity's repository"
     );
 }
+
+#[test]
+fn a_signer_killed_midway_leaves_only_complete_signatures() {
+    // No peers needed: `sign --batch` into a file lookaside, killed with
+    // SIGKILL while it writes; every file left is a complete signature and
+    // nothing else (no temporary names) is left behind.
+    let sc = Scratch::new();
+    let (_, key, _) = keygen(&sc, "kill");
+    let n = 4000;
+    let mut list = String::new();
+    for i in 0..n {
+        let d = imprimatur::reference::Digest::sha256_of(format!("manifest {i}").as_bytes());
+        list.push_str(&format!("registry.example/kill/app{}:v{i} {d}\n", i % 7));
+    }
+    let list = sc.write("list", list);
+    let look = sc.path("look");
+    let mut child = util::imprimatur()
+        .args(["sign", "--quiet", "--jobs", "2", "--key"])
+        .arg(&key)
+        .arg("--batch")
+        .arg(&list)
+        .arg("--output-dir")
+        .arg(&look)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn sign --batch");
+    // Kill once some signatures are there (or after 5 s at the latest).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let some = std::fs::read_dir(look.join("kill")).is_ok_and(|d| d.count() > 20);
+        if some {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("wait");
+    assert!(
+        !status.success(),
+        "the signer finished before it was killed"
+    );
+    let mut files = 0;
+    for repo in std::fs::read_dir(look.join("kill")).expect("lookaside") {
+        let repo = repo.expect("entry").path();
+        for f in std::fs::read_dir(&repo).expect("signature dir") {
+            let f = f.expect("entry").path();
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+            assert_eq!(
+                name.as_deref(),
+                Some("signature-1"),
+                "unexpected file {}",
+                f.display()
+            );
+            let blob = std::fs::read(&f).expect("read");
+            let info = imprimatur::signature::untrusted_dump(&blob)
+                .unwrap_or_else(|e| panic!("{} is not a complete signature: {e}", f.display()));
+            assert!(
+                repo.to_string_lossy()
+                    .ends_with(&info.docker_manifest_digest.replace(':', "=")),
+                "{}",
+                f.display()
+            );
+            files += 1;
+        }
+    }
+    assert!(files > 0 && files < n, "{files} signatures");
+}
