@@ -28,7 +28,7 @@
 //! ```
 
 use crate::error::Error;
-use crate::model::{IdentityMatch, KeySource, Policy, Requirement, SignedBy};
+use crate::model::{IdentityMatch, KeySource, Policy, Requirement, SignedBy, SigstoreSigned};
 use crate::registries::{RegistriesFile, Section};
 
 /// A generated trust configuration: the policy and one `registries.d` file.
@@ -139,6 +139,51 @@ impl TrustBuilder {
         Ok(self)
     }
 
+    /// `transports[transport][scope] = [sigstoreSigned(keys, identity)]`:
+    /// one key file is `keyPath` (which containers/image 5.23.1 loads);
+    /// several are `keyPaths` (containers/image ≥ 5.33 only: older releases
+    /// refuse the whole policy file). Pair it with
+    /// [`TrustBuilder::use_sigstore_attachments`] so that the signatures are
+    /// read at all.
+    pub fn sigstore_signed(
+        mut self,
+        transport: &str,
+        scope: &str,
+        key_paths: &[&str],
+        identity: Option<IdentityMatch>,
+    ) -> Result<TrustBuilder, Error> {
+        let req = Requirement::SigstoreSigned(sigstore_requirement(key_paths, identity)?);
+        self.policy.set_scope(transport, scope, vec![req])?;
+        Ok(self)
+    }
+
+    /// Sets the global default to `sigstoreSigned` the given keys.
+    pub fn set_default_sigstore_signed(
+        mut self,
+        key_paths: &[&str],
+        identity: Option<IdentityMatch>,
+    ) -> Result<TrustBuilder, Error> {
+        self.policy.default = vec![Requirement::SigstoreSigned(sigstore_requirement(
+            key_paths, identity,
+        )?)];
+        Ok(self)
+    }
+
+    /// Sets `use-sigstore-attachments` in the `registries.d` section of a
+    /// docker scope (`""` or `"default-docker"` for the default section),
+    /// keeping the section's other keys.
+    pub fn use_sigstore_attachments(mut self, scope: &str, on: bool) -> TrustBuilder {
+        let section = if scope.is_empty() || scope == "default-docker" {
+            self.registries
+                .default_docker
+                .get_or_insert_with(Section::default)
+        } else {
+            self.registries.docker.entry(scope.to_owned()).or_default()
+        };
+        section.use_sigstore_attachments = Some(on);
+        self
+    }
+
     /// `transports[transport][scope] = [reject]`.
     pub fn reject(mut self, transport: &str, scope: &str) -> Result<TrustBuilder, Error> {
         self.policy
@@ -217,6 +262,22 @@ impl TrustBuilder {
             registries: self.registries,
         }
     }
+}
+
+fn sigstore_requirement(
+    key_paths: &[&str],
+    identity: Option<IdentityMatch>,
+) -> Result<SigstoreSigned, Error> {
+    if key_paths.is_empty() {
+        return Err(Error::InvalidTrust(
+            "sigstoreSigned needs at least one public key".to_owned(),
+        ));
+    }
+    if key_paths.iter().any(|p| p.is_empty()) {
+        return Err(Error::InvalidTrust("empty key path".to_owned()));
+    }
+    let paths: Vec<String> = key_paths.iter().map(|p| (*p).to_owned()).collect();
+    Ok(SigstoreSigned::with_key_paths(&paths, identity))
 }
 
 /// A file name for a `registries.d` file holding one docker scope

@@ -325,3 +325,32 @@ fn generated_requirement_loads_in_5_23_form() {
     let two = SigstoreSigned::with_key_paths(&["/a.pub".to_owned(), "/b.pub".to_owned()], None);
     assert_eq!(two.options_newer_than_5_23(), vec!["keyPaths"]);
 }
+
+#[test]
+fn trust_builder_sigstore_scope_and_attachments() {
+    use imprimatur_policy::{RegistriesFile, TrustBuilder};
+    let trust = TrustBuilder::default_reject()
+        .lookaside("registry.example", Some("https://l.example/sigs"), None)
+        .expect("lookaside")
+        .sigstore_signed("docker", "registry.example", &["/etc/pki/cosign.pub"], None)
+        .expect("sigstore")
+        .use_sigstore_attachments("registry.example", true)
+        .build();
+    let json = trust.policy.to_json();
+    assert!(
+        json.contains(r#""keyPath": "/etc/pki/cosign.pub""#),
+        "{json}"
+    );
+    let yaml = trust.registries.to_yaml();
+    assert!(yaml.contains("use-sigstore-attachments: true"), "{yaml}");
+    assert!(yaml.contains(r#"lookaside: "https://l.example/sigs""#), "{yaml}");
+    assert_eq!(
+        RegistriesFile::from_yaml(yaml.as_bytes(), "r.yaml").expect("reparse"),
+        trust.registries
+    );
+    assert!(
+        TrustBuilder::default_reject()
+            .sigstore_signed("docker", "x.example", &[], None)
+            .is_err()
+    );
+}
