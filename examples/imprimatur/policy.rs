@@ -24,8 +24,6 @@ pub(crate) struct PolicyArgs {
 
 // Parsed once per process: the size of the larger variant does not matter.
 #[allow(clippy::large_enum_variant)]
-// Parsed once per process: the size of the registry flags does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum PolicyCommand {
     Check(CheckArgs),

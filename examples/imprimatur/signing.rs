@@ -41,8 +41,8 @@ The public key (armored) is what verifiers trust: `imprimatur verify
 of a signedBy policy.json requirement.")]
 pub(crate) struct KeygenArgs {
     /// User ID of the key, e.g. 'Name <email>'.
-    #[arg(long, value_name = "USERID")]
-    userid: String,
+    #[arg(long, value_name = "USERID", required_unless_present = "sigstore")]
+    userid: Option<String>,
     /// Key algorithm.
     #[arg(long, value_enum, default_value_t = Cipher::Ed25519)]
     cipher: Cipher,
@@ -50,14 +50,17 @@ pub(crate) struct KeygenArgs {
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
     /// Where to write the secret key (armored, mode 0600).
-    #[arg(long, value_name = "FILE")]
-    secret_key_out: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "sigstore")]
+    secret_key_out: Option<PathBuf>,
     /// Where to write the public certificate (armored).
     #[arg(long, value_name = "FILE")]
     public_key_out: PathBuf,
     /// Overwrite existing output files.
     #[arg(long)]
     force: bool,
+    /// `--sigstore`: a sigstore (cosign) key pair instead.
+    #[command(flatten)]
+    sigstore: crate::sigstore::KeygenSigstoreArgs,
 }
 
 /// Key algorithms for `keygen`.
@@ -83,19 +86,25 @@ fn keygen_inner(args: KeygenArgs) -> Result<()> {
         .as_deref()
         .map(read_passphrase)
         .transpose()?;
-    for out in [&args.secret_key_out, &args.public_key_out] {
+    if args.sigstore.sigstore {
+        return crate::sigstore::keygen(&args.sigstore, &args.public_key_out, passphrase, args.force);
+    }
+    let (Some(userid), Some(secret_key_out)) = (&args.userid, &args.secret_key_out) else {
+        bail!("--userid and --secret-key-out are required (or --sigstore)");
+    };
+    for out in [secret_key_out, &args.public_key_out] {
         if !args.force && out.exists() {
             bail!("{} exists; use --force to overwrite it", out.display());
         }
     }
-    let key = sig::generate_key(keygen_options(&args.userid, args.cipher))
+    let key = sig::generate_key(keygen_options(userid, args.cipher))
         .context("generating the key")?;
     let secret = key
         .secret_armored(passphrase.as_ref().map(sig::Passphrase::expose))
         .context("exporting the secret key")?;
     let public = key.public_armored().context("exporting the public key")?;
-    write_atomic(&args.secret_key_out, secret.as_ref(), 0o600, args.force)
-        .with_context(|| format!("writing {}", args.secret_key_out.display()))?;
+    write_atomic(secret_key_out, secret.as_ref(), 0o600, args.force)
+        .with_context(|| format!("writing {}", secret_key_out.display()))?;
     write_atomic(&args.public_key_out, public.as_ref(), 0o644, args.force)
         .with_context(|| format!("writing {}", args.public_key_out.display()))?;
     println!("{}", key.fingerprint());
@@ -154,8 +163,8 @@ Examples:
 pub(crate) struct SignArgs {
     /// Secret key file (armored or binary; e.g. `gpg --export-secret-keys
     /// --armor` or `imprimatur keygen` output).
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "sigstore_key")]
+    key: Option<PathBuf>,
     /// Passphrase of the secret key: the first line of this file.
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
@@ -203,6 +212,9 @@ pub(crate) struct SignArgs {
     /// The IMAGE form: resolve images and publish their signatures.
     #[command(flatten)]
     image: crate::signatures::SignImageArgs,
+    /// Sigstore signatures (IMAGE form only), alone or beside --key.
+    #[command(flatten)]
+    sigstore: crate::sigstore::SignSigstoreArgs,
 }
 
 /// Signature hash algorithms.
@@ -219,14 +231,26 @@ pub(crate) fn sign(args: SignArgs) -> ExitCode {
 }
 
 fn sign_inner(args: SignArgs) -> Result<()> {
+    let sigstore_key = crate::sigstore::key_for_sign(
+        &args.sigstore,
+        args.key.is_some(),
+        args.passphrase_file.as_deref(),
+    )?;
+    if sigstore_key.is_some() && args.image.images.is_empty() {
+        bail!("--sigstore-key signs images where they live: give IMAGE");
+    }
+    let Some(key_path) = args.key.clone() else {
+        let key = sigstore_key.ok_or_else(|| anyhow!("--key or --sigstore-key is required"))?;
+        return crate::sigstore::sign_images(&args.image, key);
+    };
     let passphrase = args
         .passphrase_file
         .as_deref()
         .map(read_passphrase)
         .transpose()?;
-    let key_bytes = read_bounded(&args.key)?;
+    let key_bytes = read_bounded(&key_path)?;
     let secret = sig::SecretKey::from_bytes(&key_bytes)
-        .with_context(|| format!("loading the secret key {}", args.key.display()))?;
+        .with_context(|| format!("loading the secret key {}", key_path.display()))?;
     let hash = match args.hash {
         HashArg::Sha256 => sig::HashAlgo::Sha256,
         HashArg::Sha512 => sig::HashAlgo::Sha512,
@@ -237,14 +261,18 @@ fn sign_inner(args: SignArgs) -> Result<()> {
             .compressed(args.compress)
             .passphrase_opt(passphrase.as_ref().map(sig::Passphrase::expose))
             .build()
-            .with_context(|| format!("unlocking the secret key {}", args.key.display()))
+            .with_context(|| format!("unlocking the secret key {}", key_path.display()))
     };
 
     if !args.image.images.is_empty() {
         if args.reference.is_some() || args.output.is_some() || args.batch.is_some() {
             bail!("IMAGE signs images where they live: not with --reference, --output or --batch");
         }
-        return crate::signatures::sign_images(&args.image, build_signer()?);
+        crate::signatures::sign_images(&args.image, build_signer()?)?;
+        if let Some(key) = sigstore_key {
+            crate::sigstore::sign_images(&args.image, key)?;
+        }
+        return Ok(());
     }
 
     if let (Some(list), Some(dir)) = (&args.batch, &args.output_dir) {
@@ -280,7 +308,7 @@ fn sign_inner(args: SignArgs) -> Result<()> {
         );
     }
     let signer = build_signer()?;
-    let payload = sig::Payload::new(&reference.to_string(), &digest, unix_now());
+    let payload = sig::Payload::for_image(&reference, &digest, unix_now());
     let blob = signer.sign(&payload).context("signing")?;
     write_atomic(output, &blob, 0o644, true)
         .with_context(|| format!("writing {}", output.display()))?;
@@ -616,7 +644,7 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
 
 /// The first line of a passphrase file, without its line ending (as skopeo's
 /// --passphrase-file). The file's bytes are wiped once the line is copied.
-fn read_passphrase(path: &Path) -> Result<sig::Passphrase> {
+pub(crate) fn read_passphrase(path: &Path) -> Result<sig::Passphrase> {
     // A Passphrase around the whole file, so the buffer is wiped on drop.
     let whole = sig::Passphrase::new(
         String::from_utf8(read_bounded(path)?)

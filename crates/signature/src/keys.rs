@@ -287,7 +287,8 @@ pub struct KeyGenOptions {
     pub userid: String,
     /// Algorithm.
     pub cipher: Cipher,
-    /// Key creation time (default: now). Signatures must not predate it.
+    /// Key creation time (default: [`SystemClock`](crate::SystemClock)'s
+    /// now, when [`generate_key`] runs). Signatures must not predate it.
     pub creation_time: Option<SystemTime>,
     /// Validity period from creation (default: none, the key never expires).
     pub validity: Option<Duration>,
@@ -334,9 +335,10 @@ pub fn generate_key(opts: KeyGenOptions) -> Result<GeneratedKey, Error> {
         .set_primary_key_flags(KeyFlags::empty().set_certification().set_signing())
         .set_validity_period(opts.validity)
         .add_userid(opts.userid.as_str());
-    if let Some(t) = opts.creation_time {
-        b = b.set_creation_time(t);
-    }
+    b = b.set_creation_time(
+        opts.creation_time
+            .unwrap_or_else(|| crate::Clock::now(&crate::SystemClock)),
+    );
     let (cert, _rev) = b.generate().map_err(KeyError::op("generating a key"))?;
     Ok(GeneratedKey {
         key: SecretKey { cert },

@@ -64,7 +64,9 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
+mod clock;
 mod envelope;
 mod error;
 mod fingerprint;
@@ -77,6 +79,7 @@ mod sign;
 mod standalone;
 mod verify;
 
+pub use clock::{Clock, SystemClock};
 pub use envelope::{StoredFormat, UntrustedSignatureInfo, classify_stored_blob, untrusted_dump};
 pub use error::{
     Error, ErrorChain, KeyError, MalformedError, ManifestError, OpenPgpError, PayloadError,
@@ -96,5 +99,11 @@ pub use verify::{
     MAX_PAYLOAD_BYTES, MAX_SIGNATURE_BYTES, SubkeyAttribution, VerifiedSignature, Verifier,
 };
 
-/// The sequoia-openpgp crate this library is built on (for advanced use).
+/// The sequoia-openpgp crate this library is built on.
+///
+/// Re-exported on purpose, although it ties this crate's API to sequoia's
+/// major version: [`SecretKey::cert`] and [`TrustedKeys::certs`] hand out
+/// sequoia certificates, and a caller who works with them needs exactly the
+/// sequoia this crate was built with (two copies of sequoia's types do not
+/// mix). Everything else in this crate's API is free of sequoia types.
 pub use sequoia_openpgp;

@@ -39,6 +39,10 @@ pub fn manifest_digest(manifest: &[u8]) -> Result<Digest, ManifestError> {
 /// True if `digest` (the string claimed by a signature) names exactly the
 /// SHA-256 of `manifest` (§1.5 `MatchesDigest`): other algorithms and
 /// uppercase hex never match. Errors when the digest can't be computed.
+///
+/// `digest` is a string, not a [`Digest`], on purpose: it is the untrusted
+/// value a signature claims, compared byte for byte (a malformed one simply
+/// does not match).
 pub fn digest_matches(manifest: &[u8], digest: &str) -> Result<bool, ManifestError> {
     Ok(manifest_digest(manifest)?.as_str() == digest)
 }

@@ -1,6 +1,6 @@
 //! The signature payload (§1): strict parsing and canonical serialization.
 
-use imprimatur_reference::Digest;
+use imprimatur_reference::{Digest, Reference};
 use serde_json::{Map, Value};
 
 use crate::json::{self, Value as Json};
@@ -41,8 +41,10 @@ impl Payload {
     /// A payload for `reference` and `digest`, created at `timestamp` (Unix
     /// seconds, from the caller's clock), with creator `imprimatur <version>`.
     ///
-    /// The reference string is embedded as given (as skopeo does); callers
-    /// should pass a fully explicit normalized reference with a tag.
+    /// The reference string is embedded as given (as skopeo does, so that
+    /// any identity a policy may expect can be signed, normalized or not);
+    /// prefer [`Payload::for_image`], which takes a parsed [`Reference`] and
+    /// embeds its fully explicit form.
     pub fn new(reference: &str, digest: &Digest, timestamp: i64) -> Payload {
         Payload {
             docker_manifest_digest: digest.to_string(),
@@ -51,6 +53,23 @@ impl Payload {
             timestamp: Some(timestamp),
             other_optional: Map::new(),
         }
+    }
+
+    /// A payload for the image `reference` (embedded fully explicit, e.g.
+    /// `docker.io/library/busybox:1`) and `digest`, created at `timestamp`
+    /// (Unix seconds, from the caller's clock).
+    ///
+    /// ```
+    /// use imprimatur_reference::{Digest, Reference};
+    /// use imprimatur_signature::Payload;
+    /// let r = Reference::parse_normalized("busybox:1")?;
+    /// let d = Digest::sha256_of(b"manifest");
+    /// let p = Payload::for_image(&r, &d, 1_700_000_000);
+    /// assert_eq!(p.docker_reference, "docker.io/library/busybox:1");
+    /// # Ok::<(), imprimatur_reference::Error>(())
+    /// ```
+    pub fn for_image(reference: &Reference, digest: &Digest, timestamp: i64) -> Payload {
+        Payload::new(&reference.to_string(), digest, timestamp)
     }
 
     /// Parses the digest claimed by the payload.

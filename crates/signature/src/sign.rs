@@ -16,7 +16,7 @@ use openpgp::types::{
 };
 use std::io::Write;
 
-use crate::{Error, Fingerprint, KeyError, OpenPgpError, Passphrase, Payload, SecretKey};
+use crate::{Clock, Error, Fingerprint, KeyError, OpenPgpError, Passphrase, Payload, SecretKey};
 
 /// The hash algorithm of produced signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +49,7 @@ pub struct SignerBuilder<'a> {
     hash: HashAlgo,
     compressed: bool,
     reference_time: Option<SystemTime>,
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for SignerBuilder<'_> {
@@ -62,6 +63,7 @@ impl std::fmt::Debug for SignerBuilder<'_> {
             .field("hash", &self.hash)
             .field("compressed", &self.compressed)
             .field("reference_time", &self.reference_time)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -95,9 +97,16 @@ impl SignerBuilder<'_> {
     }
 
     /// The time at which the key must be valid and signing-capable
-    /// (default: the system clock when `build` runs).
+    /// (default: the [`clock`](Self::clock)'s time when `build` runs).
     pub fn reference_time(mut self, t: SystemTime) -> Self {
         self.reference_time = Some(t);
+        self
+    }
+
+    /// The clock [`Signer::sign`] and [`Signer::sign_bytes`] take the
+    /// signature time from (default [`SystemClock`](crate::SystemClock)).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = std::sync::Arc::new(clock);
         self
     }
 
@@ -107,7 +116,10 @@ impl SignerBuilder<'_> {
         let fingerprint = self.key.fingerprint();
         let policy = StandardPolicy::new();
         let vc = cert
-            .with_policy(&policy, self.reference_time)
+            .with_policy(
+                &policy,
+                self.reference_time.unwrap_or_else(|| self.clock.now()),
+            )
             .map_err(|e| {
                 Error::Key(KeyError::NotValid {
                     fingerprint: fingerprint.clone(),
@@ -159,6 +171,7 @@ impl SignerBuilder<'_> {
                 created,
                 keypair,
             }),
+            clock: self.clock,
         })
     }
 }
@@ -200,6 +213,7 @@ impl std::fmt::Debug for Inner {
 #[derive(Debug, Clone)]
 pub struct Signer {
     inner: std::sync::Arc<Inner>,
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 impl Signer {
@@ -211,6 +225,7 @@ impl Signer {
             hash: HashAlgo::Sha256,
             compressed: false,
             reference_time: None,
+            clock: std::sync::Arc::new(crate::SystemClock),
         }
     }
 
@@ -219,10 +234,11 @@ impl Signer {
         &self.inner.fingerprint
     }
 
-    /// Signs a payload (its canonical JSON), at the current system time.
-    /// Refuses a payload with an empty digest or reference.
+    /// Signs a payload (its canonical JSON), at the time of the builder's
+    /// [`clock`](SignerBuilder::clock). Refuses a payload with an empty
+    /// digest or reference.
     pub fn sign(&self, payload: &Payload) -> Result<Vec<u8>, Error> {
-        self.sign_at(payload, SystemTime::now())
+        self.sign_at(payload, self.clock.now())
     }
 
     /// Signs a payload with signature creation time `t`.
@@ -233,9 +249,10 @@ impl Signer {
         self.sign_bytes_at(&payload.to_canonical_json(), t)
     }
 
-    /// Signs arbitrary bytes as the literal data, at the current system time.
+    /// Signs arbitrary bytes as the literal data, at the time of the
+    /// builder's [`clock`](SignerBuilder::clock).
     pub fn sign_bytes(&self, content: &[u8]) -> Result<Vec<u8>, Error> {
-        self.sign_bytes_at(content, SystemTime::now())
+        self.sign_bytes_at(content, self.clock.now())
     }
 
     /// Signs arbitrary bytes with signature creation time `t`.
@@ -344,6 +361,43 @@ mod tests {
     #[test]
     fn signer_is_send_sync() {
         assert_send_sync::<Signer>();
+    }
+
+    #[test]
+    fn sign_takes_the_time_from_the_clock() {
+        use openpgp::parse::Parse as _;
+        use std::time::{Duration, UNIX_EPOCH};
+        let created = UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+        let at = created + Duration::from_secs(86_400);
+        let g = crate::generate_key(
+            crate::KeyGenOptions::new("C <c@example.invalid>").creation_time(created),
+        )
+        .expect("gen");
+        let signer = Signer::builder(g.secret_key())
+            .clock(at)
+            .build()
+            .expect("signer");
+        let blob = signer.sign_bytes(b"content").expect("sign");
+        let msg = openpgp::Message::from_bytes(&blob).expect("message");
+        let sig = msg
+            .packets()
+            .descendants()
+            .find_map(|p| match p {
+                Packet::Signature(s) => Some(s.clone()),
+                _ => None,
+            })
+            .expect("signature packet");
+        assert_eq!(sig.signature_creation_time(), Some(at));
+        // The verifier's clock decides validity: before the key existed, no.
+        let keys = crate::TrustedKeys::from_bytes(&g.public_armored().expect("pub")).expect("keys");
+        let v = crate::Verifier::new(&keys).clock(at);
+        assert!(v.verify(&blob).is_ok());
+        let early = crate::Verifier::new(&keys).clock(created - Duration::from_secs(1));
+        let r = early.verify(&blob);
+        assert!(
+            matches!(r, Err(crate::VerifyError::KeyInvalid { .. })),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct StandaloneVerified {
 ///    on either side: signed `busybox` does not match `busybox:latest`).
 ///
 /// Later steps run only if the earlier ones passed.
+///
+/// `expected_reference` is a string, not a [`Reference`], on purpose:
+/// parsing it is step 0 of these semantics (an invalid one is
+/// [`VerifyError::InvalidExpectedReference`], as skopeo reports it).
 pub fn verify_standalone(
     verifier: &Verifier<'_>,
     manifest: &[u8],

@@ -13,7 +13,7 @@ use openpgp::parse::{Dearmor, PacketParserBuilder, PacketParserResult, Parse};
 use openpgp::policy::{HashAlgoSecurity, Policy, StandardPolicy};
 use openpgp::types::{DataFormat, HashAlgorithm, RevocationStatus, SignatureType};
 
-use crate::{Fingerprint, MalformedError, OpenPgpError, TrustedKeys, VerifyError};
+use crate::{Clock, Fingerprint, MalformedError, OpenPgpError, TrustedKeys, VerifyError};
 
 /// Signature blobs larger than this are refused before parsing.
 pub const MAX_SIGNATURE_BYTES: usize = 4 * 1024 * 1024;
@@ -247,21 +247,28 @@ fn to_unix(t: SystemTime) -> i64 {
 pub struct Verifier<'k> {
     keys: &'k TrustedKeys,
     attribution: SubkeyAttribution,
-    time: Option<SystemTime>,
+    clock: std::sync::Arc<dyn Clock>,
     allow_armor: bool,
 }
 
 impl<'k> Verifier<'k> {
     /// A verifier with the defaults: subkey signatures attributed to the
-    /// primary key, reference time = system clock at each call, armored
-    /// input accepted (as `skopeo standalone-verify` does through gpgme).
+    /// primary key, reference time = [`SystemClock`](crate::SystemClock)
+    /// at each call (see [`clock`](Self::clock)), armored input accepted
+    /// (as `skopeo standalone-verify` does through gpgme).
     pub fn new(keys: &'k TrustedKeys) -> Verifier<'k> {
         Verifier {
             keys,
             attribution: SubkeyAttribution::Primary,
-            time: None,
+            clock: std::sync::Arc::new(crate::SystemClock),
             allow_armor: true,
         }
+    }
+
+    /// The clock asked for the reference time at each verification.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = std::sync::Arc::new(clock);
+        self
     }
 
     /// Sets how subkey signatures are attributed (§2.3).
@@ -276,9 +283,8 @@ impl<'k> Verifier<'k> {
     }
 
     /// Sets the time at which keys must be valid and signatures unexpired.
-    pub fn reference_time(mut self, t: SystemTime) -> Self {
-        self.time = Some(t);
-        self
+    pub fn reference_time(self, t: SystemTime) -> Self {
+        self.clock(t)
     }
 
     /// Accept ASCII-armored blobs (default true). Blobs read from `dir:` or
@@ -313,7 +319,7 @@ impl<'k> Verifier<'k> {
         };
         let primary = Fingerprint::from_sequoia_any(&cert.fingerprint());
         let policy = StandardPolicy::new();
-        let time = self.time.unwrap_or_else(SystemTime::now);
+        let time = self.clock.now();
 
         let vc = cert
             .with_policy(&policy, time)
