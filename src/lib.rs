@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | [`reference`] | `imprimatur-reference` | docker references and digests, normalized as containers/image does |
 //! | [`signature`] | `imprimatur-signature` | atomic ("simple signing") signatures: payload, sign, verify, keys |
+//! | [`sigstore`] | `imprimatur-sigstore` | key-based sigstore (cosign) signatures: keys, payload, sign, verify, attachments |
 //! | [`arf`] | `imprimatur-arf` | OpenSCAP ARF / XCCDF / OVAL results: streaming parser, summaries, gates, reports |
 //! | [`policy`] | `imprimatur-policy` | `policy.json` and `registries.d`: model, parse, generate, evaluate, explain |
 //! | [`service`] | `imprimatur-service` | the scanning and signing service: requests, OpenSCAP scanner, scan-gate-sign-publish-verify pipeline |
@@ -21,3 +22,4 @@ pub use imprimatur_reference as reference;
 pub use imprimatur_registry as registry;
 pub use imprimatur_service as service;
 pub use imprimatur_signature as signature;
+pub use imprimatur_sigstore as sigstore;

@@ -14,6 +14,7 @@ mod registry_args;
 mod service;
 mod signatures;
 mod signing;
+mod sigstore;
 mod trust;
 
 /// Container image trust: sign and verify atomic signatures, read OpenSCAP

@@ -246,14 +246,28 @@ fn list(a: ListArgs) -> Result<()> {
     let options = a.store.options(&client)?;
     let (located, signatures) = runtime()?.block_on(async {
         let l = locate(&a.image, identity.as_ref(), &client, &options).await?;
-        let sigs = l
+        let mut sigs = l
             .store
             .list(&l.resolved.digest)
             .await
             .with_context(|| format!("listing signatures in {}", l.store.describe()))?;
+        // Sigstore signatures (registry attachments) after the atomic ones,
+        // in containers/image's order.
+        sigs.extend(
+            crate::sigstore::attachment_signatures(
+                &l.image,
+                &l.resolved.digest,
+                &client,
+                &options.registries,
+            )
+            .await?,
+        );
         Ok::<_, anyhow::Error>((l, sigs))
     })?;
-    let listed: Vec<serde_json::Value> = signatures.iter().map(describe_signature).collect();
+    let listed: Vec<serde_json::Value> = signatures
+        .iter()
+        .map(|s| crate::sigstore::describe(s).unwrap_or_else(|| describe_signature(s)))
+        .collect();
     if a.json {
         let j = json!({
             "image": located.image.to_string(),
@@ -273,6 +287,9 @@ fn list(a: ListArgs) -> Result<()> {
     );
     for (i, s) in listed.iter().enumerate() {
         println!("{}. {}", i + 1, s["location"].as_str().unwrap_or_default());
+        if let Some(kind) = s["kind"].as_str() {
+            println!("   kind: {kind}");
+        }
         println!(
             "   key fingerprint: {}",
             s["fingerprint"].as_str().unwrap_or("(none)")
@@ -363,7 +380,10 @@ pub(crate) struct SignImageArgs {
 }
 
 /// The identity a signature of `image` claims.
-fn identity_for(image: &ImageReference, identity: Option<&Reference>) -> Result<Reference> {
+pub(crate) fn identity_for(
+    image: &ImageReference,
+    identity: Option<&Reference>,
+) -> Result<Reference> {
     if let Some(r) = identity {
         if r.is_name_only() {
             bail!("--identity {r} needs a tag or digest");
@@ -509,6 +529,16 @@ pub(crate) fn policy_input(
                 .await
                 .with_context(|| format!("reading signatures from {}", l.store.describe()))?,
         };
+        let mut sigs = sigs;
+        sigs.extend(
+            crate::sigstore::attachment_signatures(
+                &image,
+                &l.resolved.digest,
+                &client,
+                &options.registries,
+            )
+            .await?,
+        );
         Ok::<_, anyhow::Error>((l, sigs))
     })?;
     let target = match &image {

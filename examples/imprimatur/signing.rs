@@ -87,7 +87,12 @@ fn keygen_inner(args: KeygenArgs) -> Result<()> {
         .map(read_passphrase)
         .transpose()?;
     if args.sigstore.sigstore {
-        return crate::sigstore::keygen(&args.sigstore, &args.public_key_out, passphrase, args.force);
+        return crate::sigstore::keygen(
+            &args.sigstore,
+            &args.public_key_out,
+            passphrase,
+            args.force,
+        );
     }
     let (Some(userid), Some(secret_key_out)) = (&args.userid, &args.secret_key_out) else {
         bail!("--userid and --secret-key-out are required (or --sigstore)");
@@ -97,8 +102,8 @@ fn keygen_inner(args: KeygenArgs) -> Result<()> {
             bail!("{} exists; use --force to overwrite it", out.display());
         }
     }
-    let key = sig::generate_key(keygen_options(userid, args.cipher))
-        .context("generating the key")?;
+    let key =
+        sig::generate_key(keygen_options(userid, args.cipher)).context("generating the key")?;
     let secret = key
         .secret_armored(passphrase.as_ref().map(sig::Passphrase::expose))
         .context("exporting the secret key")?;

@@ -36,6 +36,11 @@ enum TrustType {
     Reject,
     /// Accept every image in the scope without checks (insecureAcceptAnything).
     Accept,
+    /// Require a sigstore (cosign) signature by one of --pubkeys (PEM public
+    /// keys; one key is written as keyPath, which skopeo 1.9.3 loads), and
+    /// turn on use-sigstore-attachments for the scope in registries.d.
+    #[value(name = "sigstoreSigned")]
+    SigstoreSigned,
 }
 
 /// Set the trust of one scope (a docker registry, namespace or repository,
@@ -65,7 +70,8 @@ pub(crate) struct SetArgs {
     /// policy.json to edit.
     #[arg(long, value_name = "P", default_value = DEFAULT_POLICY)]
     policy_path: PathBuf,
-    /// registries.d directory to edit (only with --lookaside/--lookaside-staging).
+    /// registries.d directory to edit (with --lookaside/--lookaside-staging,
+    /// and --type sigstoreSigned: use-sigstore-attachments).
     #[arg(long = "registries-d", value_name = "DIR", default_value = DEFAULT_REGISTRIES_D)]
     registries_d: PathBuf,
     /// Requirement type for the scope.
@@ -159,8 +165,22 @@ fn set(a: SetArgs) -> Result<()> {
     let default = a.scope == "default";
     let policy = load_or_new_policy(&a.policy_path)?;
     let identity = a.identity.as_deref().map(parse_identity).transpose()?;
-    if a.trust_type != TrustType::SignedBy && (!a.pubkeys.is_empty() || identity.is_some()) {
-        bail!("--pubkeys and --identity only apply to --type signedBy");
+    let sigstore = a.trust_type == TrustType::SigstoreSigned;
+    if !matches!(
+        a.trust_type,
+        TrustType::SignedBy | TrustType::SigstoreSigned
+    ) && (!a.pubkeys.is_empty() || identity.is_some())
+    {
+        bail!("--pubkeys and --identity only apply to --type signedBy and sigstoreSigned");
+    }
+    if sigstore && a.transport != "docker" && a.transport != "atomic" {
+        bail!("--type sigstoreSigned applies to docker scopes only");
+    }
+    if sigstore && a.pubkeys.len() > 1 {
+        eprintln!(
+            "warning: several keys are written as keyPaths, which containers/image before 5.33 \
+             (skopeo 1.9.3 included) refuses: the whole policy.json fails to load there"
+        );
     }
     let keys: Vec<String> = a
         .pubkeys
@@ -181,6 +201,10 @@ fn set(a: SetArgs) -> Result<()> {
         (TrustType::Reject, false) => b.reject(&a.transport, &a.scope)?,
         (TrustType::Accept, false) => b.insecure_accept_anything(&a.transport, &a.scope)?,
         (TrustType::SignedBy, false) => b.signed_by(&a.transport, &a.scope, &key_refs, identity)?,
+        (TrustType::SigstoreSigned, true) => b.set_default_sigstore_signed(&key_refs, identity)?,
+        (TrustType::SigstoreSigned, false) => {
+            b.sigstore_signed(&a.transport, &a.scope, &key_refs, identity)?
+        }
     };
     // Validate lookaside URLs through the builder before touching any file.
     let section_scope = if default { "" } else { a.scope.as_str() };
@@ -215,6 +239,13 @@ fn set(a: SetArgs) -> Result<()> {
             trust.registries.docker.get(&a.scope).cloned()
         };
         if let Some(path) = pfs::set_registries_section(&a.registries_d, section_scope, section)? {
+            println!("updated {}", path.display());
+        }
+    }
+    if sigstore {
+        // Without it containers/image neither reads nor writes the
+        // signatures (registry attachments) this requirement needs.
+        if let Some(path) = crate::sigstore::enable_attachments(&a.registries_d, section_scope)? {
             println!("updated {}", path.display());
         }
     }
