@@ -130,14 +130,17 @@ fn dotdot_names_stay_inside() {
     let f = Fixture::new();
     let tar = Layer::new()
         .file("../escaped", b"a", 0o644)
-        .file("../../outside/sentinel", b"pwned", 0o644)
+        .file("../outside/sentinel", b"pwned", 0o644)
+        .file("../../escaped2", b"b", 0o644)
         .file("a/../../../x", b"inside", 0o644)
         .tar();
     f.apply(&tar).unwrap();
     assert_eq!(read(f.root().join("escaped")), b"a");
     assert_eq!(read(f.root().join("outside/sentinel")), b"pwned");
     assert_eq!(read(f.root().join("x")), b"inside");
+    assert_eq!(read(f.root().join("escaped2")), b"b");
     assert!(!exists(f.tmp.path().join("escaped")));
+    assert!(!exists(f.tmp.path().parent().unwrap().join("escaped2")));
     f.check_outside();
 }
 
@@ -172,13 +175,17 @@ fn symlink_to_slash_or_dotdot_resolves_to_the_root() {
     let f = Fixture::new();
     let tar = Layer::new()
         .symlink("up", "../../")
+        .symlink("up1", "..")
         .symlink("slash", "/")
         .file("up/outside/sentinel", b"pwned", 0o644)
         .file("slash/x", b"through slash", 0o644)
+        .file("up1/up1/x2", b"through ..", 0o644)
         .tar();
     f.apply(&tar).unwrap();
     assert_eq!(read(f.root().join("outside/sentinel")), b"pwned");
     assert_eq!(read(f.root().join("x")), b"through slash");
+    assert_eq!(read(f.root().join("x2")), b"through ..");
+    assert!(!exists(f.tmp.path().join("x2")));
     // The links themselves are kept verbatim.
     assert_eq!(
         fs::read_link(f.root().join("up")).unwrap(),
@@ -236,6 +243,31 @@ fn hardlink_to_etc_passwd_links_inside_or_fails() {
         assert_ne!(p.ino(), real.ino());
         assert_eq!(fs::metadata("/etc/passwd").unwrap().nlink(), real.nlink());
     }
+    f.check_outside();
+}
+
+#[test]
+fn hardlink_to_the_outside_sentinel_is_refused() {
+    let f = Fixture::new();
+    let abs = format!("{}/sentinel", f.outside_abs());
+    for target in [
+        abs.as_str(),
+        "../outside/sentinel",
+        "../../../outside/sentinel",
+    ] {
+        let err = f
+            .apply(&Layer::new().hardlink("h", target).tar())
+            .unwrap_err();
+        assert!(
+            matches!(err, UnpackError::InvalidEntry { ref path, .. } if path == "h"),
+            "{target}: {err:?}"
+        );
+        assert!(!exists(f.root().join("h")));
+    }
+    assert_eq!(
+        fs::metadata(f.outside().join("sentinel")).unwrap().nlink(),
+        1
+    );
     f.check_outside();
 }
 
@@ -322,10 +354,11 @@ fn whiteouts_are_confined_to_the_root() {
     let tar = Layer::new()
         .whiteout("../.wh.x")
         .whiteout("../../outside/.wh.sentinel")
+        .whiteout("../outside/.wh.sentinel")
         .whiteout("../.wh.outside")
         .tar();
     let s = f.apply(&tar).unwrap();
-    assert_eq!(s.whiteouts, 3);
+    assert_eq!(s.whiteouts, 4);
     assert!(!exists(f.root().join("x")), "../.wh.x means ROOT/x");
     f.check_outside();
 
