@@ -17,6 +17,8 @@ SYSTEM_PACKAGES=(
   chromium curl jq bzip2 gzip
   # scripts/bench-arf.sh: Python lxml (comparison), GNU time (peak memory)
   python3-lxml time
+  # tests/integration/sigstore.rs: an independent cosign implementation (ECDSA, secretbox)
+  python3-cryptography python3-nacl
 )
 
 missing_packages() {

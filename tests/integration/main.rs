@@ -12,5 +12,6 @@ mod reference;
 mod registry;
 mod service;
 mod signing;
+mod sigstore;
 mod stores;
 mod util;
