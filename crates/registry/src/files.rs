@@ -217,6 +217,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], options: &WriteOptions) -> Result
     Ok(())
 }
 
+/// Flushes the whole file system holding `path` to disk (Linux `syncfs(2)`;
+/// elsewhere `path` itself is synced): one call that makes a batch of
+/// unsynced writes ([`WriteOptions::sync`] false) durable.
+pub fn sync_filesystem(path: &Path) -> Result<(), FileError> {
+    let f = File::open(path).map_err(|e| FileError::io(path, e))?;
+    #[cfg(target_os = "linux")]
+    {
+        rustix::fs::syncfs(&f).map_err(|e| FileError::io(path, e.into()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        f.sync_all().map_err(|e| FileError::io(path, e))
+    }
+}
+
 /// Syncs a directory's entries (best effort: not every file system allows
 /// opening a directory for it).
 pub(crate) fn sync_dir(dir: &Path) {
@@ -599,6 +614,17 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         s.replace(&dir.path().join("b")).unwrap();
         assert_eq!(names(dir.path()), ["a", "b"]);
+    }
+
+    #[test]
+    fn sync_filesystem_of_a_directory_and_a_missing_path() {
+        let dir = tempfile::tempdir().unwrap();
+        sync_filesystem(dir.path()).unwrap();
+        assert!(
+            sync_filesystem(&dir.path().join("nope"))
+                .unwrap_err()
+                .is_not_found()
+        );
     }
 
     #[test]

@@ -50,10 +50,12 @@ pub struct LookasideStore {
 }
 
 impl LookasideStore {
-    /// A `file://` lookaside rooted at directory `root`, read and written.
+    /// A `file://` lookaside rooted at directory `root` (a relative path is
+    /// taken from the current directory), read and written.
     pub fn file(root: impl AsRef<Path>, reference: &Reference) -> LookasideStore {
         let root = root.as_ref();
-        let url = url::Url::from_file_path(root)
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        let url = url::Url::from_file_path(&root)
             .map(String::from)
             .unwrap_or_else(|()| format!("file://{}", root.display()));
         LookasideStore::new(
@@ -389,6 +391,14 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn relative_roots_are_taken_from_the_current_directory() {
+        let store = LookasideStore::file("some/dir", &reference());
+        let cwd = std::env::current_dir().unwrap();
+        let want = url::Url::from_file_path(cwd.join("some/dir")).unwrap();
+        assert_eq!(store.read_endpoint().url, want.as_str());
     }
 
     #[tokio::test]
