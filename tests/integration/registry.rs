@@ -650,6 +650,29 @@ fn unpack_from_registry_matches_umoci_unpack() {
     );
     assert_same_tree(&ours, &bundle.join("rootfs"));
 
+    // The same image as a Docker schema 2 manifest (gzip layers): the same tree.
+    let v2s2 = format!("docker://{}/multi/layer-v2s2:t", registry.host());
+    run_ok(
+        Command::new("skopeo")
+            .args([
+                "copy",
+                "-q",
+                "--insecure-policy",
+                "--dest-tls-verify=false",
+                "--format",
+                "v2s2",
+            ])
+            .arg(format!("oci:{}:t", layout.display()))
+            .arg(&v2s2),
+    );
+    let docker = scratch.path("docker");
+    run_ok(
+        imprimatur()
+            .args(["unpack", "--tls-verify=false", &v2s2])
+            .arg(&docker),
+    );
+    assert_same_tree(&docker, &bundle.join("rootfs"));
+
     // The layout directly, and the same tree again.
     let direct = scratch.path("direct");
     run_ok(

@@ -598,3 +598,84 @@ fn a_kill_while_signing_and_publishing_leaves_no_partial_signature() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(signatures_in(&t.lookaside).len(), 1);
 }
+
+#[test]
+fn an_oval_file_is_evaluated_in_the_same_scan_and_its_cves_reported() {
+    if !tools() {
+        return;
+    }
+    let (_registry, image) = registry_with_debian(&[]);
+    let scratch = Scratch::new();
+    let oval = crate::util::data_dir().join("oval/bullseye-test-vulns.xml");
+    // A gate that tolerates the SSG findings but not unwaived vulnerabilities
+    // beyond them: the OVAL finding must be waived to pass.
+    let gate = scratch.write("gate.yaml", "maxFailedTotal: 60\n");
+    let out = run(imprimatur()
+        .args(["scan", "--json", "--tls-verify=false", "--oval"])
+        .arg(&oval)
+        .arg("--gate")
+        .arg(&gate)
+        .arg(format!("docker://{image}")));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status");
+    assert_eq!(
+        status["presentCves"],
+        serde_json::json!(["CVE-2099-0001"]),
+        "bullseye yes, buster no"
+    );
+
+    let strict = scratch.write(
+        "strict.yaml",
+        "maxFailed: {unknown: 0}\nmaxFailedTotal: 60\n",
+    );
+    let out = run(imprimatur()
+        .args(["scan", "--json", "--tls-verify=false", "--oval"])
+        .arg(&oval)
+        .arg("--gate")
+        .arg(&strict)
+        .arg(format!("docker://{image}")));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status");
+    let reasons = status["gate"]["reasons"].to_string();
+    assert!(reasons.contains("oval:test.imprimatur:def:1"), "{reasons}");
+
+    let waived = scratch.write(
+        "waived.yaml",
+        "maxFailed: {unknown: 0}\nmaxFailedTotal: 60\nwaivers:\n  - cve: CVE-2099-0001\n    reason: test data\n    author: tests\n    expires: '2999-01-01'\n  - rule: xccdf_org.ssgproject.content_rule_sysctl_kernel_randomize_va_space\n    reason: kernel setting, not the image's\n",
+    );
+    let out = run(imprimatur()
+        .args(["scan", "--json", "--tls-verify=false", "--oval"])
+        .arg(&oval)
+        .arg("--gate")
+        .arg(&waived)
+        .arg(format!("docker://{image}")));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status");
+    assert!(
+        status["gate"]["waived"]
+            .to_string()
+            .contains("CVE-2099-0001"),
+        "{status}"
+    );
+    assert!(
+        !status["gate"]["reasons"]
+            .to_string()
+            .contains("oval:test.imprimatur:def:1"),
+        "{status}"
+    );
+
+    // An expired waiver no longer applies, and the reason says so.
+    let expired = scratch.write("expired.yaml", "maxFailed: {unknown: 0}\nmaxFailedTotal: 60\nwaivers:\n  - cve: CVE-2099-0001\n    reason: test data\n    expires: '2001-01-01'\n");
+    let out = run(imprimatur()
+        .args(["scan", "--json", "--tls-verify=false", "--oval"])
+        .arg(&oval)
+        .arg("--gate")
+        .arg(&expired)
+        .arg(format!("docker://{image}")));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status");
+    assert!(
+        status["gate"]["reasons"]
+            .to_string()
+            .contains("expired on 2001-01-01"),
+        "{status}"
+    );
+}
