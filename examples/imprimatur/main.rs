@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod arf;
 mod image;
+mod machineconfig;
 mod policy;
 mod registry_args;
 mod service;

@@ -25,6 +25,7 @@ pub(crate) struct TrustArgs {
 enum TrustCommand {
     Set(SetArgs),
     Show(ShowArgs),
+    Machineconfig(crate::machineconfig::MachineConfigArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,6 +121,7 @@ pub(crate) fn run(args: TrustArgs) -> ExitCode {
     let r = match args.command {
         TrustCommand::Set(a) => set(a),
         TrustCommand::Show(a) => show(a),
+        TrustCommand::Machineconfig(a) => crate::machineconfig::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 
 mod arf;
 mod deploy;
+mod machineconfig;
 mod peers;
 mod policy;
 mod reference;

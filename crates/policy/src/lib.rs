@@ -16,6 +16,8 @@
 //! - [`RegistriesFile`] / [`RegistriesConfig`]: `registries.d`, and
 //!   [`lookaside`]: URL layout and the read/write disciplines as pure
 //!   functions.
+//! - [`machine_config`]: the files a node needs (policy, registries.d, key
+//!   files: [`referenced_key_files`]) as an OpenShift `MachineConfig`.
 //! - [`TrustBuilder`]: whole trust configurations (policy + registries.d).
 //!   Reading and writing them as files (atomic writes, `registries.d`
 //!   directories) is `imprimatur-registry`'s `files` module: this crate
@@ -68,6 +70,7 @@ mod identity;
 mod lint;
 pub mod lookaside;
 mod model;
+mod node_trust;
 mod registries;
 mod scope;
 mod spec;
@@ -86,6 +89,10 @@ pub use model::{
     IdentityMatch, KNOWN_TRANSPORTS, KeySource, KeyType, MAX_POLICY_BYTES, Policy, Requirement,
     SIGSTORE_OPTIONS_5_23, SignedBy, SigstoreKeySource, SigstoreSigned, SigstoreTrust,
     is_valid_remap_prefix, validate_scope,
+};
+pub use node_trust::{
+    IGNITION_VERSION, MAX_NODE_FILE_BYTES, NODE_FILE_MODE, NODE_POLICY_PATH, NODE_REGISTRIES_D,
+    NodeFile, NodeTrustError, decode_data_url, machine_config, referenced_key_files,
 };
 pub use registries::{
     Located, LookasideChoice, MAX_REGISTRIES_FILE_BYTES, Purpose, RegistriesConfig, RegistriesFile,
