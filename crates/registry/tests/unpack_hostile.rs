@@ -997,7 +997,23 @@ fn arbitrary_bytes_never_panic_or_escape() {
         .symlink("s", "../../outside")
         .hardlink("h", "d/f")
         .whiteout("d/.wh.f")
+        .pax(&[("path", b"p/x"), ("mtime", b"1.5")])
+        .file("short", b"data", 0o4755)
+        .file(&"l".repeat(150), b"long", 0o644)
+        .raw(EntryType::Fifo, b"d/fifo", None, 0o600, b"")
+        .whiteout("d/.wh..wh..opq")
         .tar();
+    // Header offsets, so that mutated headers can get a valid checksum
+    // (otherwise nearly every mutation stops at the first checksum).
+    let mut headers = Vec::new();
+    let mut off = 0;
+    while off + 512 <= base.len() && base[off..off + 512].iter().any(|&b| b != 0) {
+        headers.push(off);
+        let mut h = tar::Header::new_old();
+        h.as_mut_bytes().copy_from_slice(&base[off..off + 512]);
+        let size = h.entry_size().unwrap() as usize;
+        off += 512 + size.div_ceil(512) * 512;
+    }
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
         state ^= state << 13;
@@ -1005,11 +1021,24 @@ fn arbitrary_bytes_never_panic_or_escape() {
         state ^= state << 17;
         state
     };
-    for _ in 0..300 {
+    // UNPACK_MUTATIONS=100000 for a longer run.
+    let rounds: usize = std::env::var("UNPACK_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    for _ in 0..rounds {
         let mut t = base.clone();
         for _ in 0..(next() % 8 + 1) {
             let i = (next() as usize) % t.len();
             t[i] = next() as u8;
+        }
+        if next() % 4 != 0 {
+            for &h in &headers {
+                let mut hdr = tar::Header::new_old();
+                hdr.as_mut_bytes().copy_from_slice(&t[h..h + 512]);
+                hdr.set_cksum();
+                t[h..h + 512].copy_from_slice(hdr.as_bytes());
+            }
         }
         let _ = f.apply(&t);
         let _ = f.apply_with(&Unpacker::default(), &t, Compression::Detect);
