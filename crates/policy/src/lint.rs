@@ -345,23 +345,22 @@ fn lint_requirements(
                 "signedBaseLayer is not implemented by containers/image: every image is denied",
             )),
             Requirement::SigstoreSigned(ss) => {
-                let newer: Vec<&str> = ss
-                    .fields
-                    .iter()
-                    .map(|(k, _)| k.as_str())
-                    .filter(|k| {
-                        !matches!(
-                            *k,
-                            "keyPath" | "keyData" | "rekorPublicKeyPath" | "rekorPublicKeyData"
-                        )
-                    })
-                    .collect();
+                // containers/image 5.23.1 knows keyPath, keyData and
+                // signedIdentity only (rekor*/fulcio came in 5.24, keyPaths
+                // and keyDatas in 5.33, pki in 5.35).
+                let newer = ss.options_newer_than_5_23();
                 if !newer.is_empty() {
+                    let offline = match ss.trust() {
+                        crate::model::SigstoreTrust::Unverifiable(why) => {
+                            format!("; {why}: imprimatur never accepts it")
+                        }
+                        _ => String::new(),
+                    };
                     out.push(Finding::new(
                         FindingKind::SigstoreOptionUnknownToSkopeo,
                         at(here),
                         format!(
-                            "{} not understood by skopeo 1.9.3 (the whole policy is rejected there)",
+                            "{} not understood by skopeo 1.9.3 (the whole policy is rejected there){offline}",
                             newer.join(", ")
                         ),
                     ));

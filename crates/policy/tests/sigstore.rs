@@ -343,7 +343,10 @@ fn trust_builder_sigstore_scope_and_attachments() {
     );
     let yaml = trust.registries.to_yaml();
     assert!(yaml.contains("use-sigstore-attachments: true"), "{yaml}");
-    assert!(yaml.contains(r#"lookaside: "https://l.example/sigs""#), "{yaml}");
+    assert!(
+        yaml.contains(r#"lookaside: "https://l.example/sigs""#),
+        "{yaml}"
+    );
     assert_eq!(
         RegistriesFile::from_yaml(yaml.as_bytes(), "r.yaml").expect("reparse"),
         trust.registries
@@ -353,4 +356,36 @@ fn trust_builder_sigstore_scope_and_attachments() {
             .sigstore_signed("docker", "x.example", &[], None)
             .is_err()
     );
+}
+
+#[test]
+fn lint_warns_about_options_skopeo_1_9_3_refuses() {
+    use imprimatur_policy::{FindingKind, lint_policy};
+    for (req, warned) in [
+        (r#"{"type":"sigstoreSigned","keyPath":"/k.pub"}"#, false),
+        (r#"{"type":"sigstoreSigned","keyData":"AAAA"}"#, false),
+        (
+            r#"{"type":"sigstoreSigned","keyPaths":["/a.pub","/b.pub"]}"#,
+            true,
+        ),
+        (r#"{"type":"sigstoreSigned","keyDatas":["AAAA"]}"#, true),
+        (
+            r#"{"type":"sigstoreSigned","keyPath":"/k.pub","rekorPublicKeyPath":"/r.pub"}"#,
+            true,
+        ),
+        (
+            r#"{"type":"sigstoreSigned","fulcio":{"caPath":"/c"},"rekorPublicKeyData":"AAAA"}"#,
+            true,
+        ),
+    ] {
+        let findings = lint_policy(&policy(req), &|_: &str| true);
+        let hit = findings
+            .iter()
+            .find(|f| f.kind == FindingKind::SigstoreOptionUnknownToSkopeo);
+        assert_eq!(hit.is_some(), warned, "{req}: {findings:?}");
+        if req.contains("fulcio") || req.contains("rekor") {
+            let m = &hit.expect("finding").message;
+            assert!(m.contains("imprimatur never accepts it"), "{m}");
+        }
+    }
 }
