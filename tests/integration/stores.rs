@@ -187,19 +187,19 @@ fn static_server(dir: &Path) -> Peer {
     Peer { child, port }
 }
 
-/// The extension-API double in front of `registry`.
-fn extension_server(registry: &Registry, extra: &[&str]) -> Peer {
+/// One of the Python doubles in `tests/integration/doubles/`, started with
+/// `args`; it prints `listening on PORT` when ready.
+fn python_double(script: &str, args: &[&std::ffi::OsStr]) -> Peer {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/integration/doubles/extension_server.py");
+        .join("tests/integration/doubles")
+        .join(script);
     let mut child = Command::new("python3")
-        .arg(script)
-        .arg("--upstream")
-        .arg(registry.host())
-        .args(extra)
+        .arg(&script)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start extension_server.py");
+        .unwrap_or_else(|e| panic!("start {}: {e}", script.display()));
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     BufReader::new(stdout)
@@ -210,8 +210,21 @@ fn extension_server(registry: &Registry, extra: &[&str]) -> Peer {
         .strip_prefix("listening on ")
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    wait_port(port, &mut child, "extension_server.py");
+    wait_port(port, &mut child, &script.display().to_string());
     Peer { child, port }
+}
+
+/// The extension-API double in front of `registry`.
+fn extension_server(registry: &Registry, extra: &[&str]) -> Peer {
+    let upstream = registry.host();
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--upstream".as_ref(), upstream.as_ref()];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(a)));
+    python_double("extension_server.py", &args)
+}
+
+/// A static web server that accepts PUT (exclusive with `If-None-Match: *`).
+fn put_server(root: &Path) -> Peer {
+    python_double("put_server.py", &[root.as_os_str()])
 }
 
 /// A GPG home with one generated key, its public key exported to `dir`.
@@ -881,4 +894,77 @@ fn a_signer_killed_midway_leaves_only_complete_signatures() {
         }
     }
     assert!(files > 0 && files < n, "{files} signatures");
+}
+
+#[test]
+fn http_staging_by_put_is_read_back_by_skopeo_and_concurrent_writers_lose_nothing() {
+    if !require_tools(TOOLS) {
+        return;
+    }
+    let reg = Registry::start();
+    let host = reg.host();
+    let layout = OciLayout::build(&["v1"]);
+    let image = layout.push("v1", &format!("{host}/put/app:v1"));
+    let sc = Scratch::new();
+    let (_, key, public) = keygen(&sc, "put");
+    let root = sc.path("web");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let web = put_server(&root);
+    let url = format!("http://{}/sigs", web.host());
+    let (policy, regd) = (sc.path("policy.json"), sc.path("registries.d"));
+    trust_set(&policy, &regd, &["--type", "reject", "default"]);
+    trust_set(
+        &policy,
+        &regd,
+        &[
+            "--type",
+            "signedBy",
+            "--pubkeys",
+            &s(&public),
+            "--lookaside",
+            &url,
+            "--lookaside-staging",
+            &url,
+            &host,
+        ],
+    );
+    // Several signers at once, distinct identities: each PUT takes its own
+    // signature-N (412 sends the loser to the next index).
+    let n = 6;
+    let children: Vec<Child> = (0..n)
+        .map(|i| {
+            util::imprimatur()
+                .arg("sign")
+                .arg("--key")
+                .arg(&key)
+                .arg("--registries-d")
+                .arg(&regd)
+                .arg("--tls-verify=false")
+                .arg("--identity")
+                .arg(if i == 0 {
+                    format!("{host}/put/app:v1")
+                } else {
+                    format!("{host}/put/app:other{i}")
+                })
+                .arg(format!("docker://{}", image.reference))
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("spawn sign")
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().expect("wait").success());
+    }
+    let dir = root.join(format!("sigs/put/app@{}", image.digest.replace(':', "=")));
+    let files = std::fs::read_dir(&dir).expect("signature dir").count();
+    assert_eq!(files, n, "every PUT landed in its own signature-N");
+    let list = imp_list(&regd, &format!("docker://{}", image.reference));
+    assert_eq!(
+        list["signatures"].as_array().map(Vec::len),
+        Some(n),
+        "{list}"
+    );
+    // skopeo reads them over HTTP; one of them is for this identity.
+    let (ok, t) = skopeo_allows(&policy, &regd, &format!("docker://{}", image.reference));
+    assert!(ok, "skopeo refused the PUT signatures: {t}");
 }
