@@ -282,7 +282,9 @@ pub enum SignatureView {
     Accepted {
         /// 1-based position.
         index: usize,
-        /// The signing key's fingerprint.
+        /// The signing key: its OpenPGP fingerprint, or for a sigstore
+        /// signature `sigstore:` and the SHA-256 (hex) of its public key's
+        /// DER encoding.
         signer: String,
         /// The signed identity.
         identity: String,
@@ -371,6 +373,16 @@ impl DecisionView {
                             } => SignatureView::Accepted {
                                 index: s.index,
                                 signer: signer.as_str().to_owned(),
+                                identity: identity.clone(),
+                                digest: digest.clone(),
+                            },
+                            SignatureVerdict::AcceptedSigstore {
+                                key,
+                                identity,
+                                digest,
+                            } => SignatureView::Accepted {
+                                index: s.index,
+                                signer: format!("sigstore:{key}"),
                                 identity: identity.clone(),
                                 digest: digest.clone(),
                             },

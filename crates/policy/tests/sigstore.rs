@@ -389,3 +389,19 @@ fn lint_warns_about_options_skopeo_1_9_3_refuses() {
         }
     }
 }
+
+#[test]
+fn decision_view_shows_sigstore_acceptance() {
+    let f = Fixture::new();
+    let p = policy(r#"{"type":"sigstoreSigned","keyPath":"/k/key.pub"}"#);
+    let d = f.decide(&p, REF, &[signed(&f.key, REF, MANIFEST).to_blob()]);
+    let v = serde_json::to_value(imprimatur_policy::DecisionView::new(&d)).expect("json");
+    let sig = &v["requirements"][0]["signatures"][0];
+    assert_eq!(sig["verdict"], "accepted", "{v}");
+    assert_eq!(
+        sig["signer"],
+        format!("sigstore:{}", f.key.public_key().key_id()),
+        "{v}"
+    );
+    assert_eq!(sig["identity"], REF, "{v}");
+}
