@@ -968,3 +968,78 @@ fn http_staging_by_put_is_read_back_by_skopeo_and_concurrent_writers_lose_nothin
     let (ok, t) = skopeo_allows(&policy, &regd, &format!("docker://{}", image.reference));
     assert!(ok, "skopeo refused the PUT signatures: {t}");
 }
+
+#[test]
+fn mirrored_signatures_are_copied_once_and_accepted_with_remap_identity() {
+    if !require_tools(&["docker-registry", "umoci", "skopeo"]) {
+        return;
+    }
+    let reg = Registry::start();
+    let host = reg.host();
+    let layout = OciLayout::build(&["v1"]);
+    let vendor = layout.push("v1", &format!("{host}/vendor/app:v1"));
+    let mirror = layout.push("v1", &format!("{host}/mirror/app:v1"));
+    assert_eq!(vendor.digest, mirror.digest);
+    let sc = Scratch::new();
+    let (_, key, public) = keygen(&sc, "vendor");
+    let look = sc.path("look");
+    let (policy, regd) = (sc.path("policy.json"), sc.path("registries.d"));
+    trust_set(&policy, &regd, &["--type", "reject", "default"]);
+    trust_set(
+        &policy,
+        &regd,
+        &[
+            "--type",
+            "signedBy",
+            "--pubkeys",
+            &s(&public),
+            "--lookaside",
+            &format!("file://{}", s(&look)),
+            &host,
+        ],
+    );
+    let out = imp_sign(
+        &key,
+        &regd,
+        &[&format!("docker://{}", vendor.reference)],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let copy = || {
+        run_ok(
+            util::imprimatur()
+                .args(["signatures", "copy", "--tls-verify=false", "--registries-d"])
+                .arg(&regd)
+                .arg(format!("docker://{}", vendor.reference))
+                .arg(format!("docker://{}", mirror.reference)),
+        )
+    };
+    assert!(String::from_utf8_lossy(&copy().stdout).contains("1 copied, 0 already"));
+    assert!(String::from_utf8_lossy(&copy().stdout).contains("0 copied, 1 already"));
+    // The signature names the vendor's repository: a plain signedBy on the
+    // mirror refuses it, remapIdentity accepts it.
+    let (ok, t) = skopeo_allows(&policy, &regd, &format!("docker://{}", mirror.reference));
+    assert!(!ok, "identity mismatch accepted: {t}");
+    let (ok, _) = imp_allows(&policy, &regd, &format!("docker://{}", mirror.reference));
+    assert!(!ok);
+    trust_set(
+        &policy,
+        &regd,
+        &[
+            "--type",
+            "signedBy",
+            "--pubkeys",
+            &s(&public),
+            "--identity",
+            &format!("remapIdentity={host}/mirror,{host}/vendor"),
+            &format!("{host}/mirror"),
+        ],
+    );
+    let (ok, t) = skopeo_allows(&policy, &regd, &format!("docker://{}", mirror.reference));
+    assert!(
+        ok,
+        "skopeo refused the mirrored signature under remapIdentity: {t}"
+    );
+    let (ok, t) = imp_allows(&policy, &regd, &format!("docker://{}", mirror.reference));
+    assert!(ok, "{t}");
+}
