@@ -430,3 +430,52 @@ fn deploy_example_requests_are_the_repository_examples() {
     );
     assert_eq!(std::fs::read_dir(&dst).unwrap().count(), names.len());
 }
+
+/// The Tekton Tasks under `deploy/ci/` use only the params, results and
+/// workspaces they declare (Tekton would reject the TaskRun otherwise), and
+/// the Jenkinsfile and the request Task wait for the request's phase.
+#[test]
+fn ci_examples_are_consistent() {
+    let text = std::fs::read_to_string(deploy_dir().join("ci/tekton-tasks.yaml")).unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+    let tasks: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Task").collect();
+    assert_eq!(tasks.len(), 2);
+    for task in tasks {
+        assert_eq!(task["apiVersion"], "tekton.dev/v1");
+        let declared = |key: &str| -> BTreeSet<String> {
+            task["spec"][key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let body = task["spec"]["steps"].to_string();
+        for (prefix, key) in [
+            ("$(params.", "params"),
+            ("$(results.", "results"),
+            ("$(workspaces.", "workspaces"),
+        ] {
+            let have = declared(key);
+            for (i, _) in body.match_indices(prefix) {
+                let rest = &body[i + prefix.len()..];
+                let param: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                assert!(
+                    have.contains(&param),
+                    "Task {}: {prefix}{param} is not declared in spec.{key}",
+                    name(task)
+                );
+            }
+        }
+    }
+    assert!(
+        text.contains("{.status.phase}"),
+        "the request Task waits for the phase"
+    );
+    let jenkins = std::fs::read_to_string(deploy_dir().join("ci/Jenkinsfile")).unwrap();
+    assert!(jenkins.contains("--for=jsonpath='{.status.phase}'=Completed"));
+    assert!(jenkins.contains("imprimatur scan") && jenkins.contains("imprimatur request run"));
+}
