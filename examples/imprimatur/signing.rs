@@ -331,9 +331,14 @@ struct BatchItem {
 
 fn read_batch_list(path: &Path) -> Result<Vec<BatchItem>> {
     let text = if path.as_os_str() == "-" {
+        // Bounded by what is read: one byte past the limit is an error, not
+        // a silently truncated list.
         let mut s = String::new();
-        io::Read::read_to_string(&mut io::Read::take(io::stdin(), MAX_FILE), &mut s)
+        io::Read::read_to_string(&mut io::Read::take(io::stdin(), MAX_FILE + 1), &mut s)
             .context("reading the list from stdin")?;
+        if s.len() as u64 > MAX_FILE {
+            bail!("the list on stdin is larger than {} MiB", MAX_FILE >> 20);
+        }
         s
     } else {
         String::from_utf8(read_bounded(path)?)

@@ -533,3 +533,176 @@ mod expiry_tests {
         assert_eq!(gate.waivers[0].author.as_deref(), Some("me"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_report;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const X12: &str = "http://checklists.nist.gov/xccdf/1.2";
+
+    /// Two TestResults (a stale first run, then the current one).
+    fn report() -> Report {
+        let xml = format!(
+            r#"<Benchmark xmlns="{X12}" id="b">
+  <Rule id="r-cve" severity="high"><title>CVE rule</title></Rule>
+  <TestResult id="old">
+    <rule-result idref="r-stale" severity="high"><result>fail</result></rule-result>
+  </TestResult>
+  <TestResult id="new">
+    <rule-result idref="r-cve" severity="high"><result>fail</result>
+      <ident system="http://cve.mitre.org">CVE-1</ident><ident system="http://cve.mitre.org">CVE-2</ident></rule-result>
+    <rule-result idref="r-med" severity="medium"><result>fail</result></rule-result>
+    <rule-result idref="r-err" severity="low"><result>error</result></rule-result>
+    <rule-result idref="r-unk"><result>unknown</result></rule-result>
+    <rule-result idref="r-ok" severity="high"><result>pass</result></rule-result>
+  </TestResult>
+</Benchmark>"#
+        );
+        parse_report(xml.as_bytes()).expect("report")
+    }
+
+    fn rules(o: &GateOutcome) -> Vec<&str> {
+        o.findings.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn default_gate_counts_fail_error_unknown_of_every_test_result() {
+        let o = Gate::default().evaluate(&report());
+        assert!(!o.passed);
+        assert_eq!(rules(&o), ["r-stale", "r-cve", "r-med", "r-err", "r-unk"]);
+        // One reason per severity that has findings (high, medium, low, unknown).
+        assert_eq!(o.reasons.len(), 4, "{:?}", o.reasons);
+        assert!(
+            o.reasons[0]
+                .starts_with("2 failed (fail/error/unknown) rule results with severity high")
+        );
+        let f = &o.findings[1];
+        assert_eq!(f.title.as_deref(), Some("CVE rule"));
+        assert_eq!(f.cves, ["CVE-1", "CVE-2"]);
+        assert_eq!(f.source, "new");
+    }
+
+    #[test]
+    fn scope_and_result_options() {
+        let g = Gate::from_yaml("testResults: last\nerrorAsFailed: false\nunknownAsFailed: false")
+            .expect("gate");
+        let o = g.evaluate(&report());
+        assert_eq!(rules(&o), ["r-cve", "r-med"]);
+        assert!(
+            o.reasons
+                .iter()
+                .all(|r| r.contains("failed rule results with")),
+            "{:?}",
+            o.reasons
+        );
+    }
+
+    #[test]
+    fn limits_per_severity_and_total() {
+        let r = report();
+        // With any limit set, severities without a limit are not limited.
+        let g = Gate::from_yaml("testResults: last\nmaxFailed: {high: 1}").expect("gate");
+        assert!(g.evaluate(&r).passed);
+        let g = Gate::from_yaml("testResults: last\nmaxFailed: {high: 0}").expect("gate");
+        let o = g.evaluate(&r);
+        assert_eq!(o.reasons.len(), 1, "{:?}", o.reasons);
+        assert!(
+            o.reasons[0].contains("(at most 0 allowed): r-cve"),
+            "{:?}",
+            o.reasons
+        );
+        let g = Gate::from_yaml("testResults: last\nmaxFailedTotal: 3").expect("gate");
+        let o = g.evaluate(&r);
+        assert!(!o.passed);
+        assert!(o.reasons[0].starts_with("4 failed"), "{:?}", o.reasons);
+        let g = Gate::from_yaml("testResults: last\nmaxFailedTotal: 4").expect("gate");
+        assert!(g.evaluate(&r).passed);
+    }
+
+    #[test]
+    fn waivers_by_rule_and_by_every_cve() {
+        let r = report();
+        let base = "testResults: last\nmaxFailed: {high: 0}\n";
+        // One of two CVEs waived: the finding still counts.
+        let g = Gate::from_yaml(&format!(
+            "{base}waivers: [{{cve: CVE-1, reason: fixed upstream}}]"
+        ))
+        .expect("gate");
+        assert!(!g.evaluate(&r).passed);
+        let g = Gate::from_yaml(&format!(
+            "{base}waivers: [{{cve: CVE-1, reason: a}}, {{cve: CVE-2, reason: b}}]"
+        ))
+        .expect("gate");
+        let o = g.evaluate(&r);
+        assert!(o.passed, "{:?}", o.reasons);
+        assert_eq!(o.findings[0].waived.as_deref(), Some("CVE-1: a; CVE-2: b"));
+        let g = Gate::from_yaml(&format!(
+            "{base}waivers: [{{rule: r-cve, reason: accepted risk}}]"
+        ))
+        .expect("gate");
+        let o = g.evaluate(&r);
+        assert!(o.passed);
+        assert_eq!(
+            o.findings[0].waived.as_deref(),
+            Some("rule r-cve: accepted risk")
+        );
+    }
+
+    #[test]
+    fn expired_waivers_stop_applying_at_the_given_time() {
+        let g = Gate::from_yaml(
+            "testResults: last\nmaxFailed: {high: 0}\nwaivers: [{rule: r-cve, reason: r, expires: 2024-01-01}]",
+        )
+        .expect("gate");
+        let r = report();
+        let before = UNIX_EPOCH + Duration::from_secs(1_700_000_000); // 2023-11-14
+        let after = UNIX_EPOCH + Duration::from_secs(1_710_000_000); // 2024-03-09
+        assert!(g.evaluate_at(&r, before).passed);
+        let o = g.evaluate_at(&r, after);
+        assert!(!o.passed);
+        assert_eq!(
+            o.reasons.last().map(String::as_str),
+            Some("the waiver for r-cve expired on 2024-01-01")
+        );
+        // evaluate() has no clock: every waiver applies.
+        assert!(g.evaluate(&r).passed);
+    }
+
+    #[test]
+    fn empty_documents_and_oval_only_findings() {
+        let empty = parse_report(format!(r#"<Benchmark xmlns="{X12}" id="b"/>"#).as_bytes())
+            .expect("empty");
+        // requireResults defaults to true: a document without results fails.
+        let o = Gate::default().evaluate(&empty);
+        assert_eq!(
+            o.reasons,
+            ["the document holds no TestResult and no OVAL results"]
+        );
+        let g = Gate::from_yaml("requireResults: false").expect("gate");
+        assert!(g.evaluate(&empty).passed);
+
+        let oval = r#"<oval_results xmlns="http://oval.mitre.org/XMLSchema/oval-results-5" xmlns:d="http://oval.mitre.org/XMLSchema/oval-definitions-5">
+  <d:oval_definitions><d:definitions>
+    <d:definition id="oval:x:def:1" class="vulnerability"><d:metadata><d:title>CVE-9 in x</d:title>
+      <d:reference source="CVE" ref_id="CVE-9"/><d:advisory><d:severity>Important</d:severity></d:advisory></d:metadata></d:definition>
+    <d:definition id="oval:x:def:2" class="inventory"><d:metadata><d:title>x installed</d:title></d:metadata></d:definition>
+  </d:definitions></d:oval_definitions>
+  <results><system><definitions>
+    <definition definition_id="oval:x:def:1" result="true"/>
+    <definition definition_id="oval:x:def:2" result="true"/>
+  </definitions></system></results>
+</oval_results>"#;
+        let r = parse_report(oval.as_bytes()).expect("oval");
+        let o = Gate::default().evaluate(&r);
+        assert_eq!(
+            rules(&o),
+            ["oval:x:def:1"],
+            "inventory definitions are not findings"
+        );
+        assert_eq!(o.findings[0].severity, Severity::High);
+        assert_eq!(o.findings[0].cves, ["CVE-9"]);
+        assert!(!o.passed);
+    }
+}

@@ -312,3 +312,59 @@ impl Report {
         self.rules.get(idref).and_then(|r| r.title.as_deref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(list: &[(ResultValue, u64)]) -> ResultCounts {
+        let mut c = ResultCounts::default();
+        for (v, n) in list {
+            for _ in 0..*n {
+                c.add(*v);
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn scan_result_and_oscap_view_arithmetic() {
+        use ResultValue as R;
+        let c = counts(&[
+            (R::Pass, 3),
+            (R::Fixed, 1),
+            (R::Fail, 2),
+            (R::Error, 1),
+            (R::Unknown, 1),
+            (R::NotApplicable, 4),
+            (R::NotChecked, 1),
+            (R::NotSelected, 5),
+            (R::Informational, 1),
+        ]);
+        assert_eq!(c.total(), 19);
+        let s = c.scan_result();
+        assert_eq!((s.passed_rules, s.failed_rules, s.total_rules), (4, 2, 10));
+        let o = c.oscap_view();
+        assert_eq!(o.evaluated, 14);
+        assert_eq!((o.passed, o.failed, o.uncertain), (4, 2, 2));
+        // evaluated − notapplicable − passed − failed
+        assert_eq!(o.other, 4);
+        assert_eq!(o.ignored, 9);
+        assert_eq!(o.exit_code, 2);
+        let clean = counts(&[(R::Pass, 2), (R::NotSelected, 1)]).oscap_view();
+        assert_eq!(clean.exit_code, 0);
+        let empty = ResultCounts::default();
+        assert_eq!(empty.scan_result().total_rules, 0);
+        assert_eq!(empty.oscap_view().other, 0);
+    }
+
+    #[test]
+    fn counts_serialize_with_every_result_name() {
+        let c = counts(&[(ResultValue::Fail, 2)]);
+        let v = serde_json::to_value(c).expect("json");
+        let m = v.as_object().expect("object");
+        assert_eq!(m.len(), 9);
+        assert_eq!(v["fail"], 2);
+        assert_eq!(v["notselected"], 0);
+    }
+}

@@ -428,6 +428,65 @@ fn gates() {
     }
 }
 
+/// Parses `xml` completely with quick-xml (end names checked, attributes
+/// and entity references validated) and returns every element name in
+/// document order; panics with the position when it is not well-formed.
+fn xml_elements(xml: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    reader.config_mut().check_end_names = true;
+    let (mut names, mut depth, mut roots) = (Vec::new(), 0usize, 0usize);
+    let fail = |reader: &quick_xml::Reader<&[u8]>, what: String| -> ! {
+        panic!(
+            "not well-formed XML at byte {}: {what}\n{xml}",
+            reader.buffer_position()
+        )
+    };
+    loop {
+        let event = match reader.read_event() {
+            Ok(e) => e,
+            Err(e) => fail(&reader, e.to_string()),
+        };
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                if depth == 0 {
+                    roots += 1;
+                }
+                for a in e.attributes() {
+                    let a = a.unwrap_or_else(|err| fail(&reader, err.to_string()));
+                    let value = a.value.to_string();
+                    if let Err(err) = quick_xml::escape::unescape(&value) {
+                        fail(&reader, format!("attribute value {value:?}: {err}"));
+                    }
+                }
+                names.push(e.name().as_ref().to_owned());
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => depth -= 1,
+            Event::GeneralRef(ref r) => {
+                let ok = if r.is_char_ref() {
+                    matches!(r.resolve_char_ref(), Ok(Some(c)) if c != '\0')
+                } else {
+                    matches!(r.as_ref(), "amp" | "lt" | "gt" | "quot" | "apos")
+                };
+                if !ok {
+                    fail(&reader, format!("reference {:?}", r.as_ref()));
+                }
+            }
+            Event::Text(ref t) if depth == 0 && !t.as_ref().trim().is_empty() => {
+                fail(&reader, "text outside the root element".to_owned())
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(depth, 0, "unclosed elements");
+    assert_eq!(roots, 1, "exactly one root element");
+    names
+}
+
 #[test]
 fn outputs_are_well_formed() {
     let r = report_for_gate();
@@ -453,14 +512,51 @@ fn outputs_are_well_formed() {
         "CVE-2024-0001"
     );
 
-    // JUnit and HTML parse back as XML with our own parser's engine (quick-xml).
+    // JUnit and HTML parse back as XML with our own parser's engine (quick-xml):
+    // one root, every end tag matching, attributes and references valid.
     let junit = output::junit_report(&r);
     assert!(
         junit.contains("failures=\"2\" errors=\"2\" skipped=\"1\""),
         "{junit}"
     );
+    let names = xml_elements(&junit);
+    assert_eq!(names[0], "testsuites", "{junit}");
+    assert_eq!(
+        names.iter().filter(|n| *n == "testcase").count(),
+        6,
+        "one testcase per rule result (tests=\"6\"): {junit}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| *n == "failure").count(),
+        2,
+        "{junit}"
+    );
     let html = output::html_report(&r);
     assert!(html.contains("<svg") && html.contains("High rule"));
+    let names = xml_elements(&html);
+    assert_eq!(names[0], "html");
+    for needed in ["head", "body", "svg", "table", "td"] {
+        assert!(names.iter().any(|n| n == needed), "no <{needed}> in {html}");
+    }
+    // Hostile text is escaped, so the documents stay well-formed.
+    let hostile = parse_report(
+        format!(
+            r#"<Benchmark xmlns="{X12}" id="b">
+  <Rule id="r&lt;&amp;&gt;&quot;'" severity="high"><title>&lt;script&gt;&amp;amp; "x" 'y' ]]&gt;&lt;/script&gt;</title></Rule>
+  <TestResult id="t">
+    <rule-result idref="r&lt;&amp;&gt;&quot;'" severity="high"><result>fail</result><message>&lt;b&gt; &amp; ]]&gt;</message></rule-result>
+  </TestResult>
+</Benchmark>"#
+        )
+        .as_bytes(),
+    )
+    .expect("parse");
+    assert!(
+        output::html_report(&hostile).contains("&lt;script&gt;"),
+        "the title is shown, escaped"
+    );
+    xml_elements(&output::junit_report(&hostile));
+    xml_elements(&output::html_report(&hostile));
     assert!(
         !html.contains("http://") || !html.contains("<link"),
         "no external assets"

@@ -27,8 +27,9 @@
 //! reuses the decrypted key; verification parses the message once without
 //! streaming. Measured with nettle, one loaded core: Ed25519 ≈23,000
 //! signatures/s and ≈9,000 verifications/s, RSA-3072 ≈230 signatures/s
-//! (= sequoia's raw RSA signing rate) and ≈16,000 verifications/s
-//! (`tests/perf.rs`).
+//! (= sequoia's raw RSA signing rate) and ≈16,000 verifications/s (the
+//! facade's criterion bench `benches/signing.rs`, which also measures the
+//! backend's raw primitives next to ours: `cargo bench --bench signing`).
 //!
 //! # Example
 //!

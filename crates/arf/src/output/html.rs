@@ -115,7 +115,7 @@ pub fn html_report(report: &Report) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>OpenSCAP results report</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>OpenSCAP results report</h1>\n<p>Document: <code>{}</code>, {} test result(s), {} OVAL report(s).</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>OpenSCAP results report</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>OpenSCAP results report</h1>\n<p>Document: <code>{}</code>, {} test result(s), {} OVAL report(s).</p>\n",
         report.kind.as_str(),
         report.test_results.len(),
         report.oval_reports.len()
