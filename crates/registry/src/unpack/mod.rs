@@ -38,6 +38,11 @@
 //! every resource is bounded by [`Limits`]. Within the root anything goes:
 //! a layer decides what the image contains.
 //!
+//! "Anything goes" includes setuid-root executables and, when
+//! [`UnpackerBuilder::allow_devices`] is set, device nodes: whoever uses the
+//! root afterwards (a scanner) must not execute from it, and should see it
+//! through a `nosuid,nodev` mount if it runs anything there.
+//!
 //! Not in the model: other processes racing the unpacker *inside* the root
 //! while it runs (they cannot make it escape either, see below, but they can
 //! make the result differ), and what later *consumers* of the root do with

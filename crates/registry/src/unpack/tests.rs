@@ -167,3 +167,11 @@ fn builder_sets_limits() {
         &Limits::default()
     );
 }
+
+#[test]
+fn types_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Unpacker>();
+    send_sync::<UnpackError>();
+    send_sync::<LayerSummary>();
+}
