@@ -454,6 +454,21 @@ fn sigstore_attachments_round_trip_with_skopeo() {
         assert_eq!(SigstoreSignature::from_blob(&blob).expect("parse"), *sig);
     }
     assert!(!out_dir.join("signature-3").exists());
+    // ... and we judge the dir: copy skopeo wrote (its signature-N files).
+    let dir_policy = sc.write(
+        "dir-policy.json",
+        serde_json::json!({
+            "default": [{"type": "reject"}],
+            "transports": {"dir": {"": [{
+                "type": "sigstoreSigned",
+                "keyPath": s(&pub2),
+                "signedIdentity": {"type": "exactReference", "dockerReference": identity},
+            }]}},
+        })
+        .to_string(),
+    );
+    let (ok, t) = imp_allows(&dir_policy, &regd, &format!("dir:{}", s(&out_dir)));
+    assert!(ok, "{t}");
 
     // Our policy check accepts (key one), skopeo loads the same policy and
     // refuses only because Debian's build disables sigstore verification.
@@ -625,9 +640,13 @@ fn sigstore_and_atomic_signatures_on_one_image() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(attachment(&pushed.reference, &pushed.digest).len(), 1);
 
-    let policy = |reqs: &str| {
-        let p = sc.write(&format!("p{}.json", reqs.len()), format!(r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}/both":[{reqs}]}}}}}}"#));
-        p
+    let policy = |name: &str, reqs: &str| {
+        sc.write(
+            name,
+            format!(
+                r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}/both":[{reqs}]}}}}}}"#
+            ),
+        )
     };
     let signed_by = format!(
         r#"{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}"}}"#,
@@ -645,7 +664,7 @@ fn sigstore_and_atomic_signatures_on_one_image() {
 
     // Both required: we accept; skopeo passes signedBy and stops at its
     // disabled sigstore verification.
-    let both = policy(&format!("{signed_by},{sigstore}"));
+    let both = policy("both.json", &format!("{signed_by},{sigstore}"));
     let (ok, t) = imp_allows(&both, &regd, &image);
     assert!(ok, "{t}");
     let (ok, t) = skopeo_allows(&both, &regd, &image);
@@ -654,13 +673,13 @@ fn sigstore_and_atomic_signatures_on_one_image() {
         "{t}"
     );
     // signedBy alone ignores the sigstore signature, in both tools.
-    let atomic_only = policy(&signed_by);
+    let atomic_only = policy("atomic.json", &signed_by);
     assert!(imp_allows(&atomic_only, &regd, &image).0);
     let (ok, t) = skopeo_allows(&atomic_only, &regd, &image);
     assert!(ok, "{t}");
     // A sigstore requirement for another key fails on its own kind while
     // signedBy still passes.
-    let wrong = policy(&format!("{signed_by},{sigstore_other}"));
+    let wrong = policy("wrong.json", &format!("{signed_by},{sigstore_other}"));
     let (ok, t) = imp_allows(&wrong, &regd, &image);
     assert!(
         !ok && t.contains("cryptographic signature verification failed"),
