@@ -1043,3 +1043,37 @@ fn mirrored_signatures_are_copied_once_and_accepted_with_remap_identity() {
     let (ok, t) = imp_allows(&policy, &regd, &format!("docker://{}", mirror.reference));
     assert!(ok, "{t}");
 }
+
+#[test]
+fn signatures_commands_have_help_with_examples_and_sign_image_is_exclusive() {
+    for cmd in [
+        &["signatures", "list"][..],
+        &["signatures", "copy"],
+        &["sign"],
+    ] {
+        let out = run_ok(util::imprimatur().args(cmd).arg("--help"));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Examples:"), "{cmd:?}: {help}");
+        assert!(
+            help.contains("--registries-d") && help.contains("--tls-verify"),
+            "{cmd:?}: {help}"
+        );
+    }
+    // The IMAGE form does not mix with the file form.
+    let sc = Scratch::new();
+    let (_, key, _) = keygen(&sc, "mix");
+    let out = run(util::imprimatur().arg("sign").arg("--key").arg(&key).args([
+        "--output",
+        "x.sig",
+        "docker://registry.example/a:1",
+    ]));
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("IMAGE signs images where they live"),
+        "{}",
+        text(&out)
+    );
+    // Neither form given: clap names what is missing.
+    let out = run(util::imprimatur().args(["sign", "--key", "/nonexistent.key"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
