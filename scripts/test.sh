@@ -37,6 +37,10 @@ cargo test -p imprimatur-reference --features oci-spec --locked
 step "cargo test: the kube feature (custom resources, CRDs in deploy/crds up to date)"
 cargo clippy -p imprimatur-service --features kube --all-targets --locked -- -D warnings
 cargo test -p imprimatur-service --features kube --locked
+# examples/controller (root package, required-features = kube): lint with
+# cfg(test) and run its reconcile tests (kube's client over tower-test).
+cargo clippy --example controller --features kube --profile test --locked -- -D warnings
+cargo test --example controller --features kube --locked
 
 step "cargo deny check bans licenses sources"
 cargo deny --log-level error check bans licenses sources

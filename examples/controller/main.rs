@@ -1,0 +1,128 @@
+//! `imprimatur-controller`: the Kubernetes controller for
+//! `ImageScanningRequest` and `ImageSigningRequest` (`cop.redhat.com/v1alpha2`),
+//! a start. It watches both kinds in every namespace it may list, runs the
+//! service pipeline for each request whose status does not answer its
+//! generation yet, and writes the status by server-side apply (field manager
+//! `imprimatur`). `/healthz` and `/readyz` answer on port 8080.
+//!
+//! Not yet: scans as Jobs (they run in this process), signing keys from
+//! Secrets (a mounted key directory, `IMPRIMATUR_KEY_DIR`, instead), events,
+//! finalizers, leader election, metrics, signing on push. See the controller
+//! issue.
+//!
+//! Environment: `IMPRIMATUR_KEY_DIR` (signing keys, file names are
+//! `signingKeySecretName` values), `IMPRIMATUR_REGISTRIES_D` (default
+//! `/etc/containers/registries.d`), `IMPRIMATUR_LISTEN` (default
+//! `0.0.0.0:8080`).
+
+mod reconcile;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use imprimatur::registry::RegistryClient;
+use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
+use imprimatur::service::{KeyDir, Pipeline};
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use reconcile::{Context, error_policy, reconcile};
+
+/// Answers `GET /healthz` and `GET /readyz` with 200, anything else 404.
+async fn serve_health(listen: String) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    loop {
+        let (mut stream, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let ok = head.starts_with("GET /healthz ") || head.starts_with("GET /readyz ");
+            let response: &[u8] = if ok {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n"
+            } else {
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            };
+            let _ = stream.write_all(response).await;
+        });
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let client = Client::try_default().await?;
+    let registries_d = std::env::var_os("IMPRIMATUR_REGISTRIES_D")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/containers/registries.d"));
+    let registries = if registries_d.is_dir() {
+        imprimatur::registry::files::load_registries_dir(&registries_d)?
+    } else {
+        imprimatur::policy::RegistriesConfig::default()
+    };
+    let mut pipeline = Pipeline::new(RegistryClient::builder().build()?).registries(
+        registries,
+        imprimatur::policy::default_lookaside(false, "/tmp"),
+    );
+    if let Some(dir) = std::env::var_os("IMPRIMATUR_KEY_DIR") {
+        pipeline = pipeline.keys(Arc::new(KeyDir::new(PathBuf::from(dir))));
+    }
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        pipeline,
+        now: Arc::new(std::time::SystemTime::now),
+    });
+    let listen = std::env::var("IMPRIMATUR_LISTEN").unwrap_or_else(|_| "0.0.0.0:8080".into());
+    tokio::spawn(async move {
+        if let Err(e) = serve_health(listen).await {
+            eprintln!("imprimatur-controller: health server: {e}");
+        }
+    });
+
+    let scans = Controller::new(
+        Api::<ImageScanningRequest>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .shutdown_on_signal()
+    .run(reconcile, error_policy, ctx.clone())
+    .for_each(|r| async move {
+        if let Err(e) = r {
+            eprintln!("imprimatur-controller: ImageScanningRequest: {e}");
+        }
+    });
+    let signs = Controller::new(
+        Api::<ImageSigningRequest>::all(client),
+        watcher::Config::default(),
+    )
+    .shutdown_on_signal()
+    .run(reconcile, error_policy, ctx)
+    .for_each(|r| async move {
+        if let Err(e) = r {
+            eprintln!("imprimatur-controller: ImageSigningRequest: {e}");
+        }
+    });
+    tokio::join!(scans, signs);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("imprimatur-controller: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("imprimatur-controller: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Reconciling `ImageScanningRequest` and `ImageSigningRequest`: a request
+//! whose status already answers its current generation is left alone;
+//! otherwise its status goes to `Running`, the service pipeline runs, and the
+//! result is written. Every status write is a server-side apply of the status
+//! subresource with one field manager ([`FIELD_MANAGER`]), so conditions merge
+//! by type (the CRD declares them a list map).
+//!
+//! Not yet the design of the controller issue: the pipeline runs in this
+//! process (scans included) instead of scan Jobs, and there are no events,
+//! finalizers, leases or metrics.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
+use imprimatur::service::request::{Document, RequestMeta};
+use imprimatur::service::status::{ConditionType, Phase, rfc3339};
+use imprimatur::service::{Pipeline, Request, RequestStatus};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// The field manager of every status write.
+pub(crate) const FIELD_MANAGER: &str = "imprimatur";
+
+/// What reconcile needs.
+pub(crate) struct Context {
+    /// The API client.
+    pub(crate) client: Client,
+    /// The service pipeline, configured once.
+    pub(crate) pipeline: Pipeline,
+    /// The time source (fixed in tests).
+    pub(crate) now: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+}
+
+/// Why a reconcile failed (retried by the error policy).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// The API server refused or could not be reached.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The object has no namespace or name.
+    #[error("request without namespace or name")]
+    Unnamed,
+}
+
+/// The two kinds, as reconcile sees them.
+pub(crate) trait RequestResource:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The current status, if any.
+    fn status(&self) -> Option<&RequestStatus>;
+    /// The request as the pipeline takes it.
+    fn to_request(&self) -> Request;
+}
+
+fn meta_of(obj: &impl Resource) -> RequestMeta {
+    let m = obj.meta();
+    RequestMeta {
+        name: m.name.clone().unwrap_or_default(),
+        namespace: m.namespace.clone(),
+        generation: m.generation,
+        uid: m.uid.clone(),
+        ..RequestMeta::default()
+    }
+}
+
+impl RequestResource for ImageScanningRequest {
+    fn status(&self) -> Option<&RequestStatus> {
+        self.status.as_ref()
+    }
+    fn to_request(&self) -> Request {
+        Request::Scanning(Document {
+            api_version: Self::api_version(&()).into_owned(),
+            kind: Self::kind(&()).into_owned(),
+            metadata: meta_of(self),
+            spec: self.spec.clone(),
+            status: self.status.clone(),
+        })
+    }
+}
+
+impl RequestResource for ImageSigningRequest {
+    fn status(&self) -> Option<&RequestStatus> {
+        self.status.as_ref()
+    }
+    fn to_request(&self) -> Request {
+        Request::Signing(Document {
+            api_version: Self::api_version(&()).into_owned(),
+            kind: Self::kind(&()).into_owned(),
+            metadata: meta_of(self),
+            spec: self.spec.clone(),
+            status: self.status.clone(),
+        })
+    }
+}
+
+/// Whether the status already answers the object's generation: finished,
+/// and its `Ready` condition observed this generation.
+pub(crate) fn is_done<K: RequestResource>(obj: &K) -> bool {
+    let Some(status) = obj.status() else {
+        return false;
+    };
+    matches!(status.phase, Some(Phase::Completed | Phase::Failed))
+        && status
+            .condition(ConditionType::Ready)
+            .is_some_and(|c| c.observed_generation == obj.meta().generation)
+}
+
+/// Writes `status` through the status subresource (server-side apply,
+/// forced, field manager [`FIELD_MANAGER`]).
+async fn apply_status<K: RequestResource>(
+    api: &Api<K>,
+    name: &str,
+    status: &RequestStatus,
+) -> Result<(), Error> {
+    let body = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reconciles one request of either kind.
+pub(crate) async fn reconcile<K: RequestResource>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    if is_done(obj.as_ref()) {
+        return Ok(Action::await_change());
+    }
+    let (Some(ns), name) = (obj.namespace(), obj.name_any()) else {
+        return Err(Error::Unnamed);
+    };
+    if name.is_empty() {
+        return Err(Error::Unnamed);
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+
+    // Running first: a restart sees the request was started (the pipeline is
+    // idempotent: running it again leaves one signature).
+    let running = RequestStatus {
+        phase: Some(Phase::Running),
+        start_time: Some(rfc3339((ctx.now)())),
+        ..obj.status().cloned().unwrap_or_default()
+    };
+    apply_status(&api, &name, &running).await?;
+
+    let out = ctx.pipeline.run(&obj.to_request()).await;
+    apply_status(&api, &name, &out.status).await?;
+    Ok(Action::await_change())
+}
+
+/// Retries with a fixed delay (the runtime's queue spreads them).
+pub(crate) fn error_policy<K: RequestResource>(
+    _obj: Arc<K>,
+    error: &Error,
+    _ctx: Arc<Context>,
+) -> Action {
+    eprintln!("imprimatur-controller: reconcile failed: {error}");
+    Action::requeue(Duration::from_secs(30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{Request as HttpRequest, Response};
+    use imprimatur::service::crd::ImageScanningRequest;
+    use imprimatur::service::request::ImageScanningRequestSpec;
+    use kube::client::Body;
+    use std::time::UNIX_EPOCH;
+
+    type Handle = tower_test::mock::Handle<HttpRequest<Body>, Response<Body>>;
+
+    fn context() -> (Arc<Context>, Handle) {
+        let (service, handle) = tower_test::mock::pair::<HttpRequest<Body>, Response<Body>>();
+        let client = Client::new(service, "default");
+        let registry = imprimatur::registry::RegistryClient::builder()
+            .build()
+            .expect("registry client");
+        let ctx = Context {
+            client,
+            pipeline: Pipeline::new(registry),
+            now: Arc::new(|| UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+        };
+        (Arc::new(ctx), handle)
+    }
+
+    fn scanning(
+        spec: ImageScanningRequestSpec,
+        status: Option<RequestStatus>,
+    ) -> ImageScanningRequest {
+        let mut obj = ImageScanningRequest::new("scan-myapp", spec);
+        obj.metadata.namespace = Some("team".into());
+        obj.metadata.generation = Some(3);
+        obj.status = status;
+        obj
+    }
+
+    /// Expects one status apply and answers it with the object.
+    async fn expect_status_apply(handle: &mut Handle, check: impl FnOnce(&serde_json::Value)) {
+        let (request, send) = handle.next_request().await.expect("a request");
+        assert_eq!(request.method(), http::Method::PATCH);
+        assert_eq!(
+            request.uri().to_string(),
+            "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagescanningrequests/scan-myapp/status?&force=true&fieldManager=imprimatur"
+        );
+        assert_eq!(
+            request.headers()["content-type"],
+            "application/apply-patch+yaml"
+        );
+        let body = request.into_body().collect_bytes().await.expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+        assert_eq!(body["apiVersion"], "cop.redhat.com/v1alpha2");
+        assert_eq!(body["kind"], "ImageScanningRequest");
+        check(&body["status"]);
+        let answer = scanning(ImageScanningRequestSpec::default(), None);
+        send.send_response(
+            Response::builder()
+                .body(Body::from(serde_json::to_vec(&answer).expect("json")))
+                .expect("response"),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_finished_request_of_this_generation_makes_no_call() {
+        let (ctx, mut handle) = context();
+        let mut status = RequestStatus {
+            phase: Some(Phase::Completed),
+            ..RequestStatus::default()
+        };
+        status.set_condition(
+            ConditionType::Ready,
+            imprimatur::service::status::ConditionStatus::True,
+            "Done",
+            "done",
+            Some(3),
+            UNIX_EPOCH,
+        );
+        let obj = scanning(ImageScanningRequestSpec::default(), Some(status));
+        let action = reconcile(Arc::new(obj), ctx).await.expect("reconcile");
+        assert_eq!(action, Action::await_change());
+        // The client was dropped with the context: no request was ever made.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), handle.next_request())
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+        );
+    }
+
+    /// A request that names no image: Running is applied, then Failed with
+    /// the reason, both through the status subresource with SSA.
+    #[tokio::test]
+    async fn an_invalid_request_is_running_then_failed_by_server_side_apply() {
+        let (ctx, mut handle) = context();
+        let verifier = tokio::spawn(async move {
+            expect_status_apply(&mut handle, |status| {
+                assert_eq!(status["phase"], "Running");
+                assert_eq!(status["startTime"], "2027-01-15T08:00:00Z");
+            })
+            .await;
+            expect_status_apply(&mut handle, |status| {
+                assert_eq!(status["phase"], "Failed");
+                let ready = status["conditions"]
+                    .as_array()
+                    .expect("conditions")
+                    .iter()
+                    .find(|c| c["type"] == "Ready")
+                    .expect("a Ready condition");
+                assert_eq!(ready["status"], "False");
+                assert_eq!(ready["observedGeneration"], 3);
+                assert!(
+                    ready["message"].as_str().is_some_and(
+                        |m| m.contains("spec.imageStreamTag or spec.image is required")
+                    ),
+                    "{ready}"
+                );
+            })
+            .await;
+            handle
+        });
+        let obj = scanning(ImageScanningRequestSpec::default(), None);
+        let action = reconcile(Arc::new(obj), ctx).await.expect("reconcile");
+        assert_eq!(action, Action::await_change());
+        let mut handle = tokio::time::timeout(Duration::from_secs(1), verifier)
+            .await
+            .expect("scenario finished in time")
+            .expect("scenario passed");
+        // Nothing more was asked.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), handle.next_request())
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_generation_is_reconciled_again() {
+        let mut status = RequestStatus {
+            phase: Some(Phase::Completed),
+            ..RequestStatus::default()
+        };
+        status.set_condition(
+            ConditionType::Ready,
+            imprimatur::service::status::ConditionStatus::True,
+            "Done",
+            "done",
+            Some(2),
+            UNIX_EPOCH,
+        );
+        let obj = scanning(ImageScanningRequestSpec::default(), Some(status));
+        assert!(!is_done(&obj), "generation 3 observed as 2");
+    }
+}
