@@ -523,9 +523,12 @@ pub(crate) fn policy_input(
             // An OCI layout holds no simple signatures; only an identity
             // names a lookaside to read.
             (ImageReference::OciLayout { .. }, None) => Vec::new(),
+            // Blobs that are not signatures go to the evaluator, which
+            // rejects them one by one (as skopeo's policy does) instead of
+            // failing the whole check.
             _ => l
                 .store
-                .list(&l.resolved.digest)
+                .list_unclassified(&l.resolved.digest)
                 .await
                 .with_context(|| format!("reading signatures from {}", l.store.describe()))?,
         };

@@ -1077,3 +1077,50 @@ fn signatures_commands_have_help_with_examples_and_sign_image_is_exclusive() {
     let out = run(util::imprimatur().args(["sign", "--key", "/nonexistent.key"]));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn a_garbage_blob_in_the_lookaside_is_a_denial_for_policy_check_as_for_skopeo() {
+    if !require_tools(&["docker-registry", "umoci", "skopeo"]) {
+        return;
+    }
+    let reg = Registry::start();
+    let host = reg.host();
+    let layout = OciLayout::build(&["v1"]);
+    let image = layout.push("v1", &format!("{host}/junk/app:v1"));
+    let sc = Scratch::new();
+    let (_, _, public) = keygen(&sc, "junk");
+    let look = sc.path("look");
+    let (policy, regd) = (sc.path("policy.json"), sc.path("registries.d"));
+    trust_set(&policy, &regd, &["--type", "reject", "default"]);
+    trust_set(
+        &policy,
+        &regd,
+        &[
+            "--type",
+            "signedBy",
+            "--pubkeys",
+            &s(&public),
+            "--lookaside",
+            &format!("file://{}", s(&look)),
+            &host,
+        ],
+    );
+    sc.write(
+        &format!(
+            "look/junk/app@{}/signature-1",
+            image.digest.replace(':', "=")
+        ),
+        "<html>not a signature</html>",
+    );
+    let (ok, _) = skopeo_allows(&policy, &regd, &format!("docker://{}", image.reference));
+    assert!(!ok);
+    let (ok, t) = imp_allows(&policy, &regd, &format!("docker://{}", image.reference));
+    assert!(!ok, "{t}");
+    // Listing is strict, as containers/image's reader: the blob is named.
+    let out = run(util::imprimatur()
+        .args(["signatures", "list", "--tls-verify=false", "--registries-d"])
+        .arg(&regd)
+        .arg(format!("docker://{}", image.reference)));
+    assert!(!out.status.success());
+    assert!(text(&out).contains("signature-1"), "{}", text(&out));
+}

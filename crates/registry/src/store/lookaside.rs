@@ -128,7 +128,7 @@ impl LookasideStore {
     /// locations only.
     pub fn list_blocking(&self, digest: &Digest) -> Result<Vec<StoredSignature>, StoreError> {
         match self.file_dir(&self.read.url, digest)? {
-            Some(dir) => read_slots(&dir),
+            Some(dir) => read_slots(&dir, true),
             None => Err(StoreError::NotWritable {
                 location: self.read.url.clone(),
                 message: "only file: lookasides can be read without async".to_owned(),
@@ -152,7 +152,11 @@ impl LookasideStore {
         })
     }
 
-    async fn list_http(&self, digest: &Digest) -> Result<Vec<StoredSignature>, StoreError> {
+    async fn list_http(
+        &self,
+        digest: &Digest,
+        classify: bool,
+    ) -> Result<Vec<StoredSignature>, StoreError> {
         let base = &self.read.url;
         let http = self.http_client(base)?;
         let mut out = Vec::new();
@@ -168,7 +172,9 @@ impl LookasideStore {
                     limit: MAX_SIGNATURES,
                 });
             }
-            check_stored_blob(&blob, &url)?;
+            if classify {
+                check_stored_blob(&blob, &url)?;
+            }
             out.push(StoredSignature::new(blob, url));
         }
         Ok(out)
@@ -219,6 +225,28 @@ impl LookasideStore {
     }
 }
 
+impl LookasideStore {
+    async fn list_any(
+        &self,
+        digest: &Digest,
+        classify: bool,
+    ) -> Result<Vec<StoredSignature>, StoreError> {
+        match scheme_of(&self.read.url)?.as_str() {
+            "file" => {
+                let Some(dir) = self.file_dir(&self.read.url, digest)? else {
+                    return Ok(Vec::new());
+                };
+                blocking(move || read_slots(&dir, classify)).await
+            }
+            "http" | "https" => self.list_http(digest, classify).await,
+            _ => Err(imprimatur_policy::Error::LookasideUnsupportedScheme {
+                url: self.read.url.clone(),
+            }
+            .into()),
+        }
+    }
+}
+
 /// GET one signature URL: 200 → the blob, 404 → `None`, else an error.
 async fn get_signature(http: &dyn HttpSend, url: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let resp = http
@@ -256,21 +284,14 @@ impl SignatureStore for LookasideStore {
         &'a self,
         digest: &'a Digest,
     ) -> BoxFuture<'a, Result<Vec<StoredSignature>, StoreError>> {
-        Box::pin(async move {
-            match scheme_of(&self.read.url)?.as_str() {
-                "file" => {
-                    let Some(dir) = self.file_dir(&self.read.url, digest)? else {
-                        return Ok(Vec::new());
-                    };
-                    blocking(move || read_slots(&dir)).await
-                }
-                "http" | "https" => self.list_http(digest).await,
-                _ => Err(imprimatur_policy::Error::LookasideUnsupportedScheme {
-                    url: self.read.url.clone(),
-                }
-                .into()),
-            }
-        })
+        Box::pin(self.list_any(digest, true))
+    }
+
+    fn list_unclassified<'a>(
+        &'a self,
+        digest: &'a Digest,
+    ) -> BoxFuture<'a, Result<Vec<StoredSignature>, StoreError>> {
+        Box::pin(self.list_any(digest, false))
     }
 
     fn add<'a>(
@@ -495,6 +516,7 @@ mod tests {
             store.list(&d).await,
             Err(StoreError::NotASignature { .. })
         ));
+        assert_eq!(store.list_unclassified(&d).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -141,6 +141,18 @@ pub trait SignatureStore: Send + Sync + fmt::Debug {
         digest: &'a Digest,
     ) -> BoxFuture<'a, Result<Vec<StoredSignature>, StoreError>>;
 
+    /// Like [`SignatureStore::list`], without refusing blobs that are not
+    /// signatures (armored, HTML, empty): for a policy evaluation, which
+    /// judges (and rejects) each blob itself, as containers/image's policy
+    /// does when a requirement needs signatures. Stores whose blobs are
+    /// not classified (the extension API) list the same either way.
+    fn list_unclassified<'a>(
+        &'a self,
+        digest: &'a Digest,
+    ) -> BoxFuture<'a, Result<Vec<StoredSignature>, StoreError>> {
+        self.list(digest)
+    }
+
     /// Adds one signature of `digest`, race-free; an identical blob already
     /// there is not written twice.
     fn add<'a>(

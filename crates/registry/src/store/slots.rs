@@ -43,8 +43,9 @@ pub(super) fn check_stored_blob(blob: &[u8], location: &str) -> Result<(), Store
 }
 
 /// Reads `signature-1`, `-2`, … up to the first missing one. A missing
-/// directory is no signatures.
-pub(super) fn read_slots(dir: &Path) -> Result<Vec<StoredSignature>, StoreError> {
+/// directory is no signatures. `classify`: refuse blobs that are not
+/// signatures (first-byte check).
+pub(super) fn read_slots(dir: &Path, classify: bool) -> Result<Vec<StoredSignature>, StoreError> {
     let mut out = Vec::new();
     for index in 1.. {
         let path = slot(dir, index);
@@ -60,7 +61,9 @@ pub(super) fn read_slots(dir: &Path) -> Result<Vec<StoredSignature>, StoreError>
             });
         }
         let location = path.display().to_string();
-        check_stored_blob(&blob, &location)?;
+        if classify {
+            check_stored_blob(&blob, &location)?;
+        }
         out.push(StoredSignature::new(blob, location));
     }
     Ok(out)
@@ -154,7 +157,7 @@ impl DirStore {
 
     /// Blocking [`SignatureStore::list`], for synchronous callers.
     pub fn list_blocking(&self) -> Result<Vec<StoredSignature>, StoreError> {
-        read_slots(&self.dir)
+        read_slots(&self.dir, true)
     }
 
     /// Blocking [`SignatureStore::add`], for synchronous callers.
@@ -173,7 +176,15 @@ impl SignatureStore for DirStore {
         _digest: &'a Digest,
     ) -> BoxFuture<'a, Result<Vec<StoredSignature>, StoreError>> {
         let dir = self.dir.clone();
-        Box::pin(blocking(move || read_slots(&dir)))
+        Box::pin(blocking(move || read_slots(&dir, true)))
+    }
+
+    fn list_unclassified<'a>(
+        &'a self,
+        _digest: &'a Digest,
+    ) -> BoxFuture<'a, Result<Vec<StoredSignature>, StoreError>> {
+        let dir = self.dir.clone();
+        Box::pin(blocking(move || read_slots(&dir, false)))
     }
 
     fn add<'a>(
@@ -229,12 +240,12 @@ mod tests {
         );
         std::fs::remove_file(slot(&dir, 2)).unwrap();
         // Reading stops at the gap.
-        assert_eq!(read_slots(&dir).unwrap().len(), 1);
+        assert_eq!(read_slots(&dir, true).unwrap().len(), 1);
         assert_eq!(
             add_slot(&dir, &sig("again"), false).unwrap().location(),
             slot(&dir, 2).display().to_string()
         );
-        let read = read_slots(&dir).unwrap();
+        let read = read_slots(&dir, true).unwrap();
         assert_eq!(
             read.iter().map(|s| s.blob.clone()).collect::<Vec<_>>(),
             [sig("s1"), sig("again"), sig("s3")]
@@ -245,15 +256,21 @@ mod tests {
     #[test]
     fn a_missing_directory_has_no_signatures() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(read_slots(&tmp.path().join("nope")).unwrap().is_empty());
+        assert!(
+            read_slots(&tmp.path().join("nope"), true)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn armored_or_html_blobs_are_refused_on_read() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(slot(tmp.path(), 1), b"-----BEGIN PGP MESSAGE-----").unwrap();
-        let e = read_slots(tmp.path()).unwrap_err();
+        let e = read_slots(tmp.path(), true).unwrap_err();
         assert!(matches!(e, StoreError::NotASignature { .. }), "{e}");
+        // For a policy evaluation the blob is handed over as it is.
+        assert_eq!(read_slots(tmp.path(), false).unwrap().len(), 1);
     }
 
     #[test]
@@ -262,14 +279,14 @@ mod tests {
         for i in 0..MAX_SIGNATURES {
             add_slot(tmp.path(), &sig(&i.to_string()), false).unwrap();
         }
-        assert_eq!(read_slots(tmp.path()).unwrap().len(), MAX_SIGNATURES);
+        assert_eq!(read_slots(tmp.path(), true).unwrap().len(), MAX_SIGNATURES);
         let e = add_slot(tmp.path(), &sig("one more"), false).unwrap_err();
         assert!(matches!(e, StoreError::TooMany { limit: 128, .. }), "{e}");
         // Still a duplicate check, not an error, for one already there.
         assert!(!add_slot(tmp.path(), &sig("5"), false).unwrap().is_new());
         // Someone else wrote #129: reading refuses, like containers/image.
         std::fs::write(slot(tmp.path(), MAX_SIGNATURES + 1), sig("x")).unwrap();
-        let e = read_slots(tmp.path()).unwrap_err();
+        let e = read_slots(tmp.path(), true).unwrap_err();
         assert!(matches!(e, StoreError::TooMany { .. }), "{e}");
     }
 
@@ -279,7 +296,7 @@ mod tests {
         let big = vec![0xa3; MAX_SIGNATURE_BYTES as usize + 1];
         std::fs::write(slot(tmp.path(), 1), &big).unwrap();
         assert!(matches!(
-            read_slots(tmp.path()),
+            read_slots(tmp.path(), true),
             Err(StoreError::TooLarge { .. })
         ));
     }
@@ -318,7 +335,7 @@ mod tests {
                 });
             }
         });
-        let mut blobs: Vec<Vec<u8>> = read_slots(&dir)
+        let mut blobs: Vec<Vec<u8>> = read_slots(&dir, true)
             .unwrap()
             .into_iter()
             .map(|s| s.blob)
