@@ -698,6 +698,28 @@ mod tests {
         assert!(append_to_config(b"[]", &[d]).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let _ = AttachmentManifest::parse(&bytes);
+            let _ = append_to_config(&bytes, &[Digest::sha256_of(b"x")]);
+            let mut blob = b"\0sigstore-json\n".to_vec();
+            blob.extend_from_slice(&bytes);
+            let _ = SigstoreSignature::from_blob(&blob);
+        }
+
+        #[test]
+        fn mutated_manifests_never_panic(pos in 0usize..2000, byte in proptest::prelude::any::<u8>()) {
+            let plan = plan_append(None, &[sig(1), sig(2)]).expect("plan");
+            let mut m = plan.manifest.expect("manifest");
+            let i = pos % m.len();
+            m[i] = byte;
+            if let Ok(parsed) = AttachmentManifest::parse(&m) {
+                proptest::prop_assert_eq!(AttachmentManifest::parse(&parsed.to_json()).ok(), Some(parsed));
+            }
+        }
+    }
+
     #[test]
     fn manifest_parser_refuses() {
         let d = Digest::sha256_of(b"c");

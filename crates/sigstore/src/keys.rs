@@ -456,6 +456,20 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn key_readers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = PublicKey::from_pem(&bytes);
+            let _ = PublicKey::from_der(&bytes);
+            let _ = PrivateKey::from_pkcs8_der(&bytes);
+            let _ = PrivateKey::from_encrypted_pem(&bytes, &Passphrase::default());
+            let mut pem = b"-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n".to_vec();
+            pem.extend_from_slice(&bytes);
+            pem.extend_from_slice(b"\n-----END ENCRYPTED COSIGN PRIVATE KEY-----\n");
+            let _ = PrivateKey::from_encrypted_pem(&pem, &Passphrase::default());
+        }
+    }
+
     #[test]
     fn sign_and_verify() {
         let key = PrivateKey::generate().expect("generate");
