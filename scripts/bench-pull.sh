@@ -19,6 +19,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 ROUNDS=${ROUNDS:-5}
 source scripts/deps.sh
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 install_system_packages
 
 cargo build --locked --release --example imprimatur >/dev/null
@@ -29,15 +31,10 @@ REG_PID=""
 cleanup() { [[ -n "$REG_PID" ]] && kill "$REG_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-CACHE=${IMPRIMATUR_TEST_CACHE:-/var/cache/imprimatur-test}
-if [[ ! -f "$CACHE/bullseye-layout/index.json" ]]; then
-  mkdir -p "$CACHE"
-  bash scripts/debian-image.sh bullseye "$CACHE/bullseye-layout.building-$$" latest >/dev/null
-  mv "$CACHE/bullseye-layout.building-$$" "$CACHE/bullseye-layout"
-fi
+LAYOUT=$(debian_layout)
 
 echo "==> building a 3-layer image"
-cp -a "$CACHE/bullseye-layout" "$WORK/layout"
+cp -a "$LAYOUT" "$WORK/layout"
 ( cd "$WORK"
   umoci unpack --image layout:latest b1 >/dev/null
   mkdir -p b1/rootfs/usr/share/locale-extra && cp -a /usr/share/locale/. b1/rootfs/usr/share/locale-extra/
@@ -47,17 +44,8 @@ cp -a "$CACHE/bullseye-layout" "$WORK/layout"
   umoci repack --image layout:big b2 >/dev/null
   rm -rf b1 b2 )
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$WORK/registry"
-cat > "$WORK/registry/config.yml" <<EOF
-version: 0.1
-log: {level: warn, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $WORK/registry/storage}}
-http: {addr: 127.0.0.1:$PORT, secret: bench}
-EOF
-docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+start_registry "$WORK/registry"
+PORT=$REG_PORT
 IMAGE="docker://127.0.0.1:$PORT/bench/big:1"
 skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$WORK/layout:big" "$IMAGE"
 "$BIN" inspect --tls-verify=false "$IMAGE" | sed -n '/Layers/,$p'

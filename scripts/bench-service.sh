@@ -18,6 +18,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 ROUNDS=${ROUNDS:-5}
 source scripts/deps.sh
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 install_system_packages
 cargo build --locked --release --example imprimatur >/dev/null
 BIN="$ROOT/target/release/examples/imprimatur"
@@ -34,25 +36,10 @@ cleanup() {
 trap cleanup EXIT
 export GNUPGHOME="$WORK/gnupg"; mkdir -m 700 "$GNUPGHOME"
 
-CACHE=${IMPRIMATUR_TEST_CACHE:-/var/cache/imprimatur-test}
-LAYOUT="$CACHE/bullseye-layout"
-if [[ ! -f "$LAYOUT/index.json" ]]; then
-  mkdir -p "$CACHE"
-  bash scripts/debian-image.sh bullseye "$LAYOUT.building-$$" latest >/dev/null
-  mv "$LAYOUT.building-$$" "$LAYOUT"
-fi
+LAYOUT=$(debian_layout)
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$WORK/registry"
-cat > "$WORK/registry/config.yml" <<EOF
-version: 0.1
-log: {level: warn, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $WORK/registry/storage}}
-http: {addr: 127.0.0.1:$PORT, secret: bench}
-EOF
-docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+start_registry "$WORK/registry"
+PORT=$REG_PORT
 REF="127.0.0.1:$PORT/bench/debian:11"
 skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$LAYOUT:latest" "docker://$REF"
 

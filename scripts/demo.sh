@@ -22,15 +22,17 @@ ROOT=$PWD
 
 # shellcheck source=scripts/deps.sh
 source scripts/deps.sh
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 install_system_packages
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 # show CMD...: print the command (shell-quoted, on stderr), then run it.
 show() { { printf '$'; printf ' %q' "$@"; echo; } >&2; "$@"; }
 
-step "build the imprimatur CLI (release)"
-show cargo build --locked --release --example imprimatur
-BIN="$ROOT/target/release/examples/imprimatur"
+step "build the imprimatur CLI"
+show cargo build --locked --example imprimatur
+BIN="$ROOT/target/debug/examples/imprimatur"
 imprimatur() { "$BIN" "$@"; }
 
 WORK="$(mktemp -d /tmp/imprimatur-demo.XXXXXX)"
@@ -43,28 +45,11 @@ trap cleanup EXIT
 cd "$WORK"
 
 step "1. a real Debian 11 image (debootstrap --variant=minbase, packed by umoci)"
-CACHE=${IMPRIMATUR_TEST_CACHE:-/var/cache/imprimatur-test}
-LAYOUT="$CACHE/bullseye-layout"
-if [[ ! -f "$LAYOUT/index.json" ]]; then
-  mkdir -p "$CACHE"
-  show bash "$ROOT/scripts/debian-image.sh" bullseye "$LAYOUT.building-$$" latest
-  mv "$LAYOUT.building-$$" "$LAYOUT"
-else
-  echo "using the cached image $LAYOUT"
-fi
+LAYOUT=$(debian_layout)
 
 step "2. a docker-registry on loopback, and the image pushed to it"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p registry
-cat > registry/config.yml <<EOF
-version: 0.1
-log: {level: warn, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $WORK/registry/storage}}
-http: {addr: 127.0.0.1:$PORT, secret: demo}
-EOF
-docker-registry serve registry/config.yml >registry/log 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+start_registry "$WORK/registry"
+PORT=$REG_PORT
 IMAGE="127.0.0.1:$PORT/demo/debian:11"
 show skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$LAYOUT:latest" "docker://$IMAGE"
 show imprimatur inspect --tls-verify=false "docker://$IMAGE"
