@@ -328,3 +328,86 @@ pub(crate) fn key_for_sign(
     let passphrase = pass_file.map(crate::signing::read_passphrase).transpose()?;
     load_private_key(path, passphrase.as_ref()).map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use crate::Cli;
+
+    #[test]
+    fn sigstore_flags_parse_without_the_openpgp_ones() {
+        Cli::command().debug_assert();
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(args)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert!(
+            parse(&[
+                "imprimatur",
+                "keygen",
+                "--sigstore",
+                "--private-key-out",
+                "k",
+                "--public-key-out",
+                "p"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["imprimatur", "keygen", "--public-key-out", "p"]).is_err());
+        assert!(
+            parse(&[
+                "imprimatur",
+                "keygen",
+                "--private-key-out",
+                "k",
+                "--public-key-out",
+                "p",
+                "--userid",
+                "u",
+                "--secret-key-out",
+                "s"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&[
+                "imprimatur",
+                "sign",
+                "--sigstore-key",
+                "k",
+                "docker://r.example/a:1"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&[
+                "imprimatur",
+                "sign",
+                "--key",
+                "g",
+                "--sigstore-key",
+                "k",
+                "--sigstore-passphrase-file",
+                "p",
+                "docker://r.example/a:1"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["imprimatur", "sign", "docker://r.example/a:1"]).is_err());
+        assert!(
+            parse(&[
+                "imprimatur",
+                "trust",
+                "set",
+                "--type",
+                "sigstoreSigned",
+                "--pubkeys",
+                "c.pub",
+                "r.example"
+            ])
+            .is_ok()
+        );
+    }
+}
