@@ -149,21 +149,13 @@ fn read_dir_image(path: &str) -> Result<DirImage> {
         Err(_) if !dir.join("manifest.json").exists() => None,
         Err(e) => return Err(e),
     };
-    let mut sigs = Vec::new();
-    for i in 1..=imprimatur_policy::lookaside::MAX_SIGNATURES + 1 {
-        let p = dir.join(format!("signature-{i}"));
-        if !p.exists() {
-            break;
-        }
-        if i > imprimatur_policy::lookaside::MAX_SIGNATURES {
-            bail!(
-                "{}: more than {} signatures",
-                dir.display(),
-                imprimatur_policy::lookaside::MAX_SIGNATURES
-            );
-        }
-        sigs.push(read_bounded(&p)?);
-    }
+    // signature-1, -2, … up to the first gap, at most 128, through the
+    // registry crate's one dir: reader; blobs are judged by the evaluator.
+    let sigs = imprimatur_registry::store::DirStore::new(&dir)
+        .list_unclassified_blocking()?
+        .into_iter()
+        .map(|s| s.blob)
+        .collect();
     Ok((dir.to_string_lossy().into_owned(), manifest, sigs))
 }
 

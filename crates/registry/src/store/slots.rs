@@ -160,6 +160,12 @@ impl DirStore {
         read_slots(&self.dir, true)
     }
 
+    /// Blocking [`SignatureStore::list_unclassified`], for synchronous
+    /// callers (a policy evaluation of a `dir:` image).
+    pub fn list_unclassified_blocking(&self) -> Result<Vec<StoredSignature>, StoreError> {
+        read_slots(&self.dir, false)
+    }
+
     /// Blocking [`SignatureStore::add`], for synchronous callers.
     pub fn add_blocking(&self, signature: &[u8]) -> Result<Added, StoreError> {
         add_slot(&self.dir, signature, self.sync)
