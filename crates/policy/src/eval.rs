@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use imprimatur_signature::{
-    ErrorChain, Fingerprint, KeyError, ManifestError, Payload, PayloadError, StoredFormat,
-    SubkeyAttribution, TrustedKeys, Verifier, classify_stored_blob, digest_matches,
+    Clock, ErrorChain, Fingerprint, KeyError, ManifestError, Payload, PayloadError, StoredFormat,
+    SubkeyAttribution, SystemClock, TrustedKeys, Verifier, classify_stored_blob, digest_matches,
 };
 use serde_json::{Value, json};
 
@@ -468,7 +468,7 @@ pub struct Evaluator<L: KeyLoader> {
     sigstore_cache: Mutex<HashMap<SigstoreKeySource, LoadedSigstoreKeys>>,
     loads: Mutex<usize>,
     attribution: SubkeyAttribution,
-    time: Option<SystemTime>,
+    clock: Arc<dyn Clock>,
 }
 
 impl<L: KeyLoader> fmt::Debug for Evaluator<L> {
@@ -476,7 +476,7 @@ impl<L: KeyLoader> fmt::Debug for Evaluator<L> {
         f.debug_struct("Evaluator")
             .field("policy", &self.policy)
             .field("attribution", &self.attribution)
-            .field("time", &self.time)
+            .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
 }
@@ -533,7 +533,8 @@ fn classify<'a>(sigs: &[&'a [u8]]) -> Classified<'a> {
 impl<L: KeyLoader> Evaluator<L> {
     /// An evaluator for `policy`, reading key files through `loader`.
     /// Subkey signatures are attributed to their primary key (newer
-    /// containers/image); the clock is the system clock.
+    /// containers/image); the clock is [`SystemClock`] (see
+    /// [`clock`](Self::clock)).
     pub fn new(policy: Policy, loader: L) -> Evaluator<L> {
         Evaluator {
             policy,
@@ -542,7 +543,7 @@ impl<L: KeyLoader> Evaluator<L> {
             sigstore_cache: Mutex::new(HashMap::new()),
             loads: Mutex::new(0),
             attribution: SubkeyAttribution::Primary,
-            time: None,
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -554,8 +555,14 @@ impl<L: KeyLoader> Evaluator<L> {
     }
 
     /// Evaluates at a fixed time (key validity, signature expiry).
-    pub fn reference_time(mut self, t: SystemTime) -> Self {
-        self.time = Some(t);
+    pub fn reference_time(self, t: SystemTime) -> Self {
+        self.clock(t)
+    }
+
+    /// The clock asked for the time of each signature check (key validity,
+    /// signature expiry); a fixed `SystemTime` is a clock too.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -773,12 +780,10 @@ impl<L: KeyLoader> Evaluator<L> {
             ));
         }
         let keys = self.keys(&sb.keys).map_err(Rejection::Keys)?;
-        let mut verifier = Verifier::new(&keys)
+        let verifier = Verifier::new(&keys)
             .subkey_attribution(self.attribution)
-            .allow_armor(false);
-        if let Some(t) = self.time {
-            verifier = verifier.reference_time(t);
-        }
+            .allow_armor(false)
+            .reference_time(self.clock.now());
         // 1. crypto
         let v = verifier.verify(blob).map_err(Rejection::Crypto)?;
         // 2. key identity

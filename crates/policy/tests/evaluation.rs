@@ -541,3 +541,24 @@ fn rejections_are_typed() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Time comes from the evaluator's clock: at the epoch the fixture's key
+/// does not exist yet, so the same image is denied for a crypto reason.
+#[test]
+fn evaluation_time_comes_from_the_clock() {
+    let p = default_policy(&sb(""));
+    let d = dir_image("dir-img-valid");
+    let now = Evaluator::new(p.clone(), FsKeyLoader).evaluate(&d.image());
+    assert!(now.allowed, "{now}");
+    let epoch = Evaluator::new(p, FsKeyLoader)
+        .clock(std::time::UNIX_EPOCH)
+        .evaluate(&d.image());
+    assert!(!epoch.allowed, "{epoch}");
+    assert!(
+        matches!(
+            epoch.requirements[0].signatures[0].verdict,
+            SignatureVerdict::Rejected(Rejection::Crypto(_))
+        ),
+        "{epoch}"
+    );
+}
