@@ -122,6 +122,7 @@ pub(crate) fn sign_images(args: &SignImageArgs, key: PrivateKey) -> Result<()> {
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or_default();
     let key = Arc::new(key);
+    let permits = Arc::new(tokio::sync::Semaphore::new(args.image_jobs.max(1)));
     let results: Vec<Result<String>> = runtime()?.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, image) in args.images.iter().cloned().enumerate() {
@@ -131,7 +132,9 @@ pub(crate) fn sign_images(args: &SignImageArgs, key: PrivateKey) -> Result<()> {
                 key.clone(),
                 identity.clone(),
             );
+            let permits = permits.clone();
             set.spawn(async move {
+                let _permit = permits.acquire_owned().await;
                 let r = sign_one(
                     &image,
                     identity.as_ref(),
