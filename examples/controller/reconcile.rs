@@ -316,6 +316,60 @@ mod tests {
         );
     }
 
+    /// The predecessor's ImageSigningRequest (imageStreamTag) reaches the
+    /// pipeline unchanged; without an image stream registry it fails saying
+    /// why, written to the signing kind's status subresource.
+    #[tokio::test]
+    async fn a_predecessor_signing_request_is_applied_to_its_own_kind() {
+        use imprimatur::service::crd::ImageSigningRequest;
+        use imprimatur::service::request::ImageSigningRequestSpec;
+        let (ctx, mut handle) = context();
+        let verifier = tokio::spawn(async move {
+            for want in ["Running", "Failed"] {
+                let (request, send) = handle.next_request().await.expect("a request");
+                assert_eq!(request.method(), http::Method::PATCH);
+                assert_eq!(
+                    request.uri().to_string(),
+                    "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagesigningrequests/sign-myapp/status?&force=true&fieldManager=imprimatur"
+                );
+                let body = request.into_body().collect_bytes().await.expect("body");
+                let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+                assert_eq!(body["kind"], "ImageSigningRequest");
+                assert_eq!(body["status"]["phase"], want);
+                if want == "Failed" {
+                    assert!(
+                        body["status"].to_string().contains("myapp:latest"),
+                        "{body}"
+                    );
+                }
+                let mut answer =
+                    ImageSigningRequest::new("sign-myapp", ImageSigningRequestSpec::default());
+                answer.metadata.namespace = Some("team".into());
+                send.send_response(
+                    Response::builder()
+                        .body(Body::from(serde_json::to_vec(&answer).expect("json")))
+                        .expect("response"),
+                );
+            }
+        });
+        let mut obj = ImageSigningRequest::new(
+            "sign-myapp",
+            ImageSigningRequestSpec {
+                image_stream_tag: Some("myapp:latest".into()),
+                signing_key_secret_name: Some("mygpgkey".into()),
+                signing_key_sign_by: Some("openshift@example.com".into()),
+                ..ImageSigningRequestSpec::default()
+            },
+        );
+        obj.metadata.namespace = Some("team".into());
+        obj.metadata.generation = Some(1);
+        reconcile(Arc::new(obj), ctx).await.expect("reconcile");
+        tokio::time::timeout(Duration::from_secs(1), verifier)
+            .await
+            .expect("scenario finished in time")
+            .expect("scenario passed");
+    }
+
     #[tokio::test]
     async fn a_new_generation_is_reconciled_again() {
         let mut status = RequestStatus {
