@@ -44,5 +44,7 @@ cargo test --example controller --features kube --locked
 
 step "cargo deny check bans licenses sources"
 cargo deny --log-level error check bans licenses sources
+# The kube feature's tree too (deny.toml checks default features only).
+cargo deny --features kube --log-level error check bans licenses sources
 
 step "all checks passed"
