@@ -479,3 +479,54 @@ fn ci_examples_are_consistent() {
     assert!(jenkins.contains("--for=jsonpath='{.status.phase}'=Completed"));
     assert!(jenkins.contains("imprimatur scan") && jenkins.contains("imprimatur request run"));
 }
+
+/// The Containerfile (no engine runs here): a multi-stage build of examples
+/// that exist, a bookworm-slim runtime with OpenSCAP and the SCAP Security
+/// Guide, a numeric non-root user, and the binary the Deployment runs.
+#[test]
+fn containerfile_builds_what_exists_and_runs_non_root() {
+    let text = std::fs::read_to_string(deploy_dir().join("Containerfile")).unwrap();
+    let froms: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms.len(), 2, "multi-stage: {froms:?}");
+    assert!(froms[0].contains(" AS build"), "{froms:?}");
+    assert!(froms[1].contains("debian:bookworm-slim"), "{froms:?}");
+    for package in ["openscap-scanner", "ssg-debian", "ssg-base"] {
+        assert!(text.contains(package), "{package} not installed");
+    }
+    let cargo_toml =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    for (i, _) in text.match_indices("--example ") {
+        let example: String = text[i + "--example ".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        assert!(
+            cargo_toml.contains(&format!("name = \"{example}\"")),
+            "the Containerfile builds example {example:?}, which Cargo.toml does not declare"
+        );
+    }
+    let user = text
+        .lines()
+        .rfind(|l| l.starts_with("USER "))
+        .expect("a USER line");
+    let uid = user["USER ".len()..].split(':').next().unwrap();
+    assert!(
+        uid.parse::<u32>().is_ok_and(|u| u != 0),
+        "USER must be a numeric non-root UID (runAsNonRoot checks it): {user}"
+    );
+    // The Deployment runs a binary the image installs.
+    let docs = deploy_documents();
+    let deployment = docs
+        .iter()
+        .find(|(_, d)| d["kind"] == "Deployment")
+        .map(|(_, d)| d)
+        .unwrap();
+    let command = deployment["spec"]["template"]["spec"]["containers"][0]["command"][0]
+        .as_str()
+        .unwrap();
+    let binary = command.rsplit('/').next().unwrap();
+    assert!(
+        text.contains(&format!("/out/{binary}")),
+        "{command} is not installed"
+    );
+}
