@@ -218,7 +218,7 @@ fn python_double(script: &str, args: &[&std::ffi::OsStr]) -> Peer {
 fn extension_server(registry: &Registry, extra: &[&str]) -> Peer {
     let upstream = registry.host();
     let mut args: Vec<&std::ffi::OsStr> = vec!["--upstream".as_ref(), upstream.as_ref()];
-    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(a)));
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     python_double("extension_server.py", &args)
 }
 
