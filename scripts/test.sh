@@ -34,6 +34,10 @@ step "cargo test: optional features (oci-spec conversions)"
 cargo clippy -p imprimatur-reference --all-targets --features oci-spec --locked -- -D warnings
 cargo test -p imprimatur-reference --features oci-spec --locked
 
+step "cargo test: the openshift feature (image streams, image signatures over kube's mock service)"
+cargo clippy -p imprimatur-registry --features openshift --all-targets --locked -- -D warnings
+cargo test -p imprimatur-registry --features openshift --locked openshift
+
 step "cargo test: the kube feature (custom resources, CRDs in deploy/crds up to date)"
 cargo clippy -p imprimatur-service --features kube --all-targets --locked -- -D warnings
 cargo test -p imprimatur-service --features kube --locked

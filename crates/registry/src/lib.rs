@@ -14,6 +14,8 @@ pub mod error;
 pub mod files;
 pub mod image;
 pub mod inspect;
+#[cfg(feature = "openshift")]
+pub mod openshift;
 pub mod pull;
 pub mod sigstore;
 pub mod source;
