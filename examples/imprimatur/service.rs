@@ -329,7 +329,7 @@ fn run_request(args: RunArgs) -> Result<bool> {
             .with_context(|| format!("registries.d {}", dir.display()))?,
         None => imprimatur::policy::RegistriesConfig::default(),
     };
-    let is_root = rustix_is_root();
+    let is_root = running_as_root();
     let home = std::env::var("HOME").unwrap_or_default();
     let mut pipeline = Pipeline::new(client)
         .scanner(Scanner::default().content_dir(&args.content_dir))
@@ -370,7 +370,7 @@ fn status_yaml(out: &RunOutput) -> Result<String> {
 }
 
 /// Whether we run as root: the default lookaside differs (as in containers/image).
-fn rustix_is_root() -> bool {
+fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }

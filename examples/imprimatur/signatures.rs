@@ -403,41 +403,55 @@ pub(crate) fn identity_for(
 /// over one registry client (its connections and tokens are shared); prints
 /// identity, digest and location per image, in the order given.
 pub(crate) fn sign_images(args: &SignImageArgs, signer: sig::Signer) -> Result<()> {
+    let client = args.store.registry.client()?;
+    let options = Arc::new(args.store.options(&client)?);
+    let signer = Arc::new(signer);
+    for_each_image(args, "signing", move |image, identity, timestamp| {
+        let (client, options, signer) = (client.clone(), options.clone(), signer.clone());
+        async move {
+            sign_one(
+                &image,
+                identity.as_ref(),
+                &client,
+                &options,
+                &signer,
+                timestamp,
+            )
+            .await
+        }
+    })
+}
+
+/// Runs `work` for every image of `args`, `image_jobs` at a time, with the
+/// `--identity` (one image only) and one signing timestamp for all; prints
+/// each image's line in the order given, every error on stderr, and fails
+/// with the first error. Shared by the atomic and the sigstore signers.
+pub(crate) fn for_each_image<F, Fut>(
+    args: &SignImageArgs,
+    what: &'static str,
+    work: F,
+) -> Result<()>
+where
+    F: Fn(ImageReference, Option<Reference>, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<String>> + Send + 'static,
+{
     let identity = parse_identity(args.identity.as_deref())?;
     if identity.is_some() && args.images.len() > 1 {
         bail!("--identity applies to one image");
     }
-    let client = args.store.registry.client()?;
-    let options = Arc::new(args.store.options(&client)?);
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or_default();
-    let signer = Arc::new(signer);
     let permits = Arc::new(tokio::sync::Semaphore::new(args.image_jobs.max(1)));
     let results: Vec<Result<String>> = runtime()?.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, image) in args.images.iter().cloned().enumerate() {
-            let (client, options, signer, permits) = (
-                client.clone(),
-                options.clone(),
-                signer.clone(),
-                permits.clone(),
-            );
-            let identity = identity.clone();
+            let permits = permits.clone();
+            let job = work(image.clone(), identity.clone(), timestamp);
             set.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                let r = sign_one(
-                    &image,
-                    identity.as_ref(),
-                    &client,
-                    &options,
-                    &signer,
-                    timestamp,
-                )
-                .await
-                .with_context(|| format!("signing {image}"));
-                (i, r)
+                (i, job.await.with_context(|| format!("{what} {image}")))
             });
         }
         let mut out: Vec<Option<Result<String>>> = args.images.iter().map(|_| None).collect();
@@ -461,10 +475,7 @@ pub(crate) fn sign_images(args: &SignImageArgs, signer: sig::Signer) -> Result<(
             }
         }
     }
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    failed.map_or(Ok(()), Err)
 }
 
 async fn sign_one(

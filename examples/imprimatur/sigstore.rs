@@ -19,7 +19,6 @@ use imprimatur_reference::{Digest, Reference};
 use imprimatur_signature::Passphrase;
 use serde_json::json;
 
-use crate::registry_args::runtime;
 use crate::signatures::{SignImageArgs, identity_for};
 
 /// `keygen --sigstore`: the options beside the OpenPGP ones.
@@ -105,37 +104,16 @@ pub(crate) fn load_private_key(path: &Path, passphrase: Option<&Passphrase>) -> 
 /// Signs every image with `key` and adds the signatures to the images'
 /// attachments; prints identity, digest and attachment per image.
 pub(crate) fn sign_images(args: &SignImageArgs, key: PrivateKey) -> Result<()> {
-    let identity = args
-        .identity
-        .as_deref()
-        .map(|s| {
-            Reference::parse_normalized(s).with_context(|| format!("invalid --identity {s:?}"))
-        })
-        .transpose()?;
-    if identity.is_some() && args.images.len() > 1 {
-        bail!("--identity applies to one image");
-    }
     let client = args.store.registry.client()?;
     let registries = Arc::new(args.store.options(&client)?.registries);
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default();
     let key = Arc::new(key);
-    let permits = Arc::new(tokio::sync::Semaphore::new(args.image_jobs.max(1)));
-    let results: Vec<Result<String>> = runtime()?.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for (i, image) in args.images.iter().cloned().enumerate() {
-            let (client, registries, key, identity) = (
-                client.clone(),
-                registries.clone(),
-                key.clone(),
-                identity.clone(),
-            );
-            let permits = permits.clone();
-            set.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                let r = sign_one(
+    crate::signatures::for_each_image(
+        args,
+        "sigstore-signing",
+        move |image, identity, timestamp| {
+            let (client, registries, key) = (client.clone(), registries.clone(), key.clone());
+            async move {
+                sign_one(
                     &image,
                     identity.as_ref(),
                     &client,
@@ -144,32 +122,9 @@ pub(crate) fn sign_images(args: &SignImageArgs, key: PrivateKey) -> Result<()> {
                     timestamp,
                 )
                 .await
-                .with_context(|| format!("sigstore-signing {image}"));
-                (i, r)
-            });
-        }
-        let mut out: Vec<Option<Result<String>>> = args.images.iter().map(|_| None).collect();
-        while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok((i, r)) => out[i] = Some(r),
-                Err(e) => return vec![Err(anyhow!("signing task failed: {e}"))],
             }
-        }
-        out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(anyhow!("not signed"))))
-            .collect()
-    });
-    let mut failed = None;
-    for r in results {
-        match r {
-            Ok(line) => println!("{line}"),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                failed.get_or_insert(e);
-            }
-        }
-    }
-    failed.map_or(Ok(()), Err)
+        },
+    )
 }
 
 /// The repository whose attachments hold `image`'s sigstore signatures:
