@@ -915,7 +915,11 @@ fn batch_lookaside_is_accepted_by_skopeo_copy() {
     assert!(!out.status.success(), "tampered signature accepted");
     std::fs::write(&f1, &good).unwrap();
 
-    // Re-signing appends signature-2; skopeo still accepts.
+    // Re-signing appends signature-2; skopeo still accepts. The payload's
+    // timestamp has one-second resolution and Ed25519 is deterministic, so a
+    // re-sign within the same second is byte-identical and (rightly) stored
+    // once: wait for the next second so this re-sign is a new signature.
+    wait_for_next_unix_second();
     imp_ok(&[
         &"sign",
         &"--key",
@@ -932,6 +936,21 @@ fn batch_lookaside_is_accepted_by_skopeo_copy() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Sleeps until the Unix time in whole seconds has moved on (the signature
+/// payload's timestamp resolution).
+fn wait_for_next_unix_second() {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let start = now();
+    while now() == start {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]
