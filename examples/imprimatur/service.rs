@@ -16,7 +16,7 @@ use imprimatur::service::pipeline::{EventFn, Pipeline, PipelineEvent};
 use imprimatur::service::request::{
     API_VERSION, Document, ImageScanningRequestSpec, RequestMeta, ScanSettings,
 };
-use imprimatur::service::{KeyDir, Request, RunOutput, Scanner};
+use imprimatur::service::{KeyDir, Request, RunOutput, Scanner, ScratchDir};
 
 use crate::registry_args::{RegistryArgs, runtime};
 
@@ -98,6 +98,10 @@ pub(crate) struct ScanArgs {
     /// Where SCAP Security Guide datastreams are looked for.
     #[arg(long, value_name = "DIR", default_value = imprimatur::service::content::DEFAULT_CONTENT_DIR)]
     content_dir: PathBuf,
+    /// Where the image is unpacked while oscap runs (default: in memory,
+    /// /dev/shm, when the image fits comfortably, else $TMPDIR or /tmp).
+    #[arg(long = "scratch-dir", value_name = "DIR")]
+    scratch_dir: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -163,6 +167,10 @@ struct RunArgs {
     /// Where SCAP Security Guide datastreams are looked for.
     #[arg(long, value_name = "DIR", default_value = imprimatur::service::content::DEFAULT_CONTENT_DIR)]
     content_dir: PathBuf,
+    /// Where the image is unpacked while oscap runs (default: in memory,
+    /// /dev/shm, when the image fits comfortably, else $TMPDIR or /tmp).
+    #[arg(long = "scratch-dir", value_name = "DIR")]
+    scratch_dir: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -191,6 +199,10 @@ pub(crate) fn request_cmd(args: RequestArgs) -> ExitCode {
     }
 }
 
+fn scratch_dir(dir: Option<&Path>) -> ScratchDir {
+    dir.map_or(ScratchDir::Auto, |d| ScratchDir::In(d.to_path_buf()))
+}
+
 fn read_text(path: &Path) -> Result<String> {
     let bytes = files::read_limited(path, MAX_INPUT)
         .with_context(|| format!("reading {}", path.display()))?;
@@ -214,6 +226,7 @@ fn scan(args: ScanArgs) -> Result<bool> {
         .scanner(
             Scanner::default()
                 .content_dir(&args.content_dir)
+                .scratch_dir(scratch_dir(args.scratch_dir.as_deref()))
                 .timeout(std::time::Duration::from_secs(args.timeout)),
         )
         .events(progress_renderer());
@@ -332,7 +345,11 @@ fn run_request(args: RunArgs) -> Result<bool> {
     let is_root = running_as_root();
     let home = std::env::var("HOME").unwrap_or_default();
     let mut pipeline = Pipeline::new(client)
-        .scanner(Scanner::default().content_dir(&args.content_dir))
+        .scanner(
+            Scanner::default()
+                .content_dir(&args.content_dir)
+                .scratch_dir(scratch_dir(args.scratch_dir.as_deref())),
+        )
         .registries(
             registries,
             imprimatur::policy::default_lookaside(is_root, &home),

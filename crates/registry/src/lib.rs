@@ -29,6 +29,6 @@ pub use docker::{
 pub use error::{Error, Location, Result};
 pub use image::{Descriptor, ImageConfig, Manifest, ManifestKind, Platform};
 pub use inspect::{ImageInfo, inspect};
-pub use pull::{PullEvent, UnpackedImage, unpack_image};
+pub use pull::{PullEvent, UnpackedImage, unpack_image, unpack_manifest};
 pub use source::{ImageSource, ResolvedImage};
 pub use transport::ImageReference;

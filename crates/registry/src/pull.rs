@@ -15,7 +15,7 @@ use imprimatur_reference::Digest;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::image::{Descriptor, Platform};
+use crate::image::{Descriptor, Manifest, Platform};
 use crate::source::{ImageSource, ResolvedImage};
 use crate::unpack::{Compression, LayerSummary, Unpacker, open_root};
 
@@ -80,28 +80,35 @@ pub async fn unpack_image(
     progress: Option<ProgressFn>,
 ) -> Result<UnpackedImage> {
     let (image, manifest) = source.image_manifest(resolved, platform).await?;
+    let layers =
+        unpack_manifest(source, &image.digest, &manifest, unpacker, dest, progress).await?;
+    Ok(UnpackedImage {
+        digest: resolved.digest.clone(),
+        image_digest: image.digest,
+        layers,
+    })
+}
+
+/// Unpacks the layers of an image manifest already fetched (with
+/// [`ImageSource::image_manifest`]) into `dest`, as [`unpack_image`] does:
+/// for callers that look at the manifest first (say, at the layers' sizes to
+/// choose where to unpack) without fetching it twice. `image` is the digest
+/// of that manifest, for progress and errors.
+pub async fn unpack_manifest(
+    source: &ImageSource,
+    image: &Digest,
+    manifest: &Manifest,
+    unpacker: &Unpacker,
+    dest: &Path,
+    progress: Option<ProgressFn>,
+) -> Result<Vec<LayerSummary>> {
     std::fs::create_dir(dest).map_err(|e| Error::io("create directory", dest, e))?;
-    let result = unpack_layers(
-        source,
-        &manifest.layers,
-        unpacker,
-        dest,
-        progress,
-        &image.digest,
-    )
-    .await;
-    match result {
-        Ok(layers) => Ok(UnpackedImage {
-            digest: resolved.digest.clone(),
-            image_digest: image.digest,
-            layers,
-        }),
-        Err(e) => {
-            // std's remove_dir_all does not follow symlinks (openat/unlinkat).
-            let _ = std::fs::remove_dir_all(dest);
-            Err(e)
-        }
+    let result = unpack_layers(source, &manifest.layers, unpacker, dest, progress, image).await;
+    if result.is_err() {
+        // std's remove_dir_all does not follow symlinks (openat/unlinkat).
+        let _ = std::fs::remove_dir_all(dest);
     }
+    result
 }
 
 async fn unpack_layers(

@@ -9,6 +9,7 @@
 //! - [`scanner`]: OpenSCAP on an unpacked image (`oscap-chroot` semantics).
 //! - [`pipeline`]: resolve → scan → gate → sign → publish → verify.
 //! - [`keys`]: where signing keys come from.
+//! - [`scratch`]: where scratch roots go (memory when the image fits).
 //! - `crd` (feature `kube`): the custom resources and their CRDs.
 //!
 //! The signed digest is always the scanned digest, a failed gate writes no
@@ -25,6 +26,7 @@ pub mod pipeline;
 pub mod request;
 pub mod scanner;
 mod schema;
+pub mod scratch;
 pub mod status;
 
 pub use error::{Error, Result};
@@ -32,4 +34,5 @@ pub use keys::{KeyDir, KeyProvider};
 pub use pipeline::{Pipeline, PipelineEvent, RunOutput, Step};
 pub use request::{ImageScanningRequestSpec, ImageSigningRequestSpec, Request};
 pub use scanner::{ScanOptions, ScanOutput, Scanner};
+pub use scratch::ScratchDir;
 pub use status::{Condition, ConditionType, Phase, RequestStatus};

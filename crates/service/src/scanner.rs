@@ -22,6 +22,7 @@ use tokio::io::AsyncReadExt as _;
 
 use crate::content::{self, ChosenContent};
 use crate::error::{Error, Result};
+use crate::scratch::{ScratchDir, is_out_of_space};
 
 /// How to scan: content and limits. `Scanner::default()` uses `oscap` from
 /// `PATH`, SSG content from [`content::DEFAULT_CONTENT_DIR`], 30 minutes.
@@ -30,7 +31,7 @@ pub struct Scanner {
     oscap: PathBuf,
     content_dir: PathBuf,
     timeout: Duration,
-    scratch_parent: Option<PathBuf>,
+    scratch: ScratchDir,
 }
 
 impl Default for Scanner {
@@ -39,7 +40,7 @@ impl Default for Scanner {
             oscap: PathBuf::from("oscap"),
             content_dir: PathBuf::from(content::DEFAULT_CONTENT_DIR),
             timeout: Duration::from_secs(1800),
-            scratch_parent: None,
+            scratch: ScratchDir::Auto,
         }
     }
 }
@@ -109,25 +110,29 @@ impl Scanner {
         self
     }
 
-    /// Where scratch roots are made (default: the temporary directory).
-    pub fn scratch_parent(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.scratch_parent = Some(dir.into());
+    /// Where scratch roots are made (default: [`ScratchDir::Auto`], memory
+    /// when the image fits comfortably, else the temporary directory).
+    pub fn scratch_dir(mut self, dir: ScratchDir) -> Self {
+        self.scratch = dir;
         self
     }
 
-    fn scratch(&self, prefix: &str) -> Result<tempfile::TempDir> {
+    /// Scratch roots under `dir`, always (`scratch_dir(ScratchDir::In(dir))`).
+    pub fn scratch_parent(self, dir: impl Into<PathBuf>) -> Self {
+        self.scratch_dir(ScratchDir::In(dir.into()))
+    }
+
+    fn scratch(&self, prefix: &str, parent: Option<&Path>) -> Result<tempfile::TempDir> {
         let mut b = tempfile::Builder::new();
         b.prefix(prefix);
-        match &self.scratch_parent {
+        match parent {
             Some(p) => b.tempdir_in(p),
             None => b.tempdir(),
         }
         .map_err(|e| {
             Error::io(
                 "create scratch directory",
-                self.scratch_parent
-                    .clone()
-                    .unwrap_or_else(std::env::temp_dir),
+                parent.map_or_else(std::env::temp_dir, Path::to_path_buf),
                 e,
             )
         })
@@ -144,23 +149,59 @@ impl Scanner {
         options: &ScanOptions,
         progress: Option<pull::ProgressFn>,
     ) -> Result<(ScanOutput, ScanTimings)> {
-        let scratch = self.scratch("imprimatur-root.")?;
-        let root = scratch.path().join("rootfs");
         let started = std::time::Instant::now();
-        pull::unpack_image(
-            source,
-            resolved,
-            platform,
-            &Unpacker::default(),
-            &root,
-            progress,
-        )
-        .await?;
+        let (image, manifest) = source.image_manifest(resolved, platform).await?;
+        let compressed: u64 = manifest.layers.iter().map(|l| l.size).sum();
+        let parent = self.scratch.parent_for(compressed);
+        let unpacked = self
+            .unpack_into_scratch(
+                source,
+                &image.digest,
+                &manifest,
+                parent.as_deref(),
+                &progress,
+            )
+            .await;
+        let scratch = match unpacked {
+            // Memory filled up after all: start again on disk.
+            Err(e)
+                if parent.is_some() && self.scratch == ScratchDir::Auto && is_out_of_space(&e) =>
+            {
+                self.unpack_into_scratch(source, &image.digest, &manifest, None, &progress)
+                    .await?
+            }
+            other => other?,
+        };
         let unpack = started.elapsed();
-        let (output, mut timings) = self.scan_root(&root, options).await?;
+        let (output, mut timings) = self
+            .scan_root(&scratch.path().join("rootfs"), options)
+            .await?;
         timings.unpack = unpack;
         drop(scratch);
         Ok((output, timings))
+    }
+
+    /// A new scratch directory under `parent` holding the image's layers
+    /// unpacked in `rootfs/`.
+    async fn unpack_into_scratch(
+        &self,
+        source: &ImageSource,
+        image: &imprimatur_reference::Digest,
+        manifest: &imprimatur_registry::Manifest,
+        parent: Option<&Path>,
+        progress: &Option<pull::ProgressFn>,
+    ) -> Result<tempfile::TempDir> {
+        let scratch = self.scratch("imprimatur-root.", parent)?;
+        pull::unpack_manifest(
+            source,
+            image,
+            manifest,
+            &Unpacker::default(),
+            &scratch.path().join("rootfs"),
+            progress.clone(),
+        )
+        .await?;
+        Ok(scratch)
     }
 
     /// Scans an unpacked root filesystem.
@@ -175,7 +216,13 @@ impl Scanner {
             options.datastream.as_deref(),
             options.profile.as_deref(),
         )?;
-        let results = self.scratch("imprimatur-results.")?;
+        // Results are small and outlive the root: always the temporary
+        // directory (or the one the caller named).
+        let results_parent = match &self.scratch {
+            ScratchDir::In(dir) => Some(dir.as_path()),
+            ScratchDir::Auto => None,
+        };
+        let results = self.scratch("imprimatur-results.", results_parent)?;
         let arf_path = results.path().join("results-arf.xml");
         let mut args: Vec<std::ffi::OsString> = vec![
             "xccdf".into(),
