@@ -690,3 +690,172 @@ fn sigstore_and_atomic_signatures_on_one_image() {
         "{t}"
     );
 }
+
+/// `imprimatur request run` of a signing request; returns the exit code and
+/// the status as JSON.
+fn request_run(keys: &Path, regd: &Path, policy: &Path, file: &Path) -> (i32, serde_json::Value) {
+    let out = run(util::imprimatur()
+        .args(["request", "run", "--tls-verify=false", "--key-dir"])
+        .arg(keys)
+        .arg("--registries-d")
+        .arg(regd)
+        .arg("--policy")
+        .arg(policy)
+        .arg(file));
+    let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
+    let doc: serde_json::Value = serde_saphyr::from_str(&yaml)
+        .unwrap_or_else(|e| panic!("status YAML ({e}):\n{}", text(&out)));
+    (out.status.code().unwrap_or(-1), doc["status"].clone())
+}
+
+#[test]
+fn a_signing_request_makes_both_kinds_once_and_policies_accept_them() {
+    if !require_tools(&["docker-registry", "umoci", "skopeo"]) || !require_python() {
+        return;
+    }
+    let registry = Registry::start();
+    let host = registry.host();
+    let layout = OciLayout::build(&["v1", "v2"]);
+    let pushed = layout.push("v1", &format!("{host}/svc/app:v1"));
+    let plain = layout.push("v2", &format!("{host}/noattach/app:v2"));
+    let sc = Scratch::new();
+    let regd = sc.path("registries.d");
+    let lookaside = sc.path("lookaside");
+    std::fs::create_dir_all(&regd).expect("regd");
+    std::fs::write(
+        regd.join("svc.yaml"),
+        format!(
+            "docker:\n  {host}/svc:\n    lookaside: file://{}\n    use-sigstore-attachments: true\n  \
+             {host}/noattach:\n    lookaside: file://{}\n",
+            s(&lookaside),
+            s(&lookaside)
+        ),
+    )
+    .expect("registries.d");
+    // One key name, both kinds: keys/release (OpenPGP), keys/release.sigstore.key.
+    let keys = sc.path("keys");
+    std::fs::create_dir_all(&keys).expect("keys");
+    let gpg_public = sc.path("release.pub");
+    run_ok(
+        util::imprimatur()
+            .args([
+                "keygen",
+                "--userid",
+                "Release <release@example.test>",
+                "--secret-key-out",
+            ])
+            .arg(keys.join("release"))
+            .arg("--public-key-out")
+            .arg(&gpg_public),
+    );
+    let (cosign_key, cosign_pub) = keygen(&sc, "cosign", Some("s3cret"));
+    std::fs::rename(&cosign_key, keys.join("release.sigstore.key")).expect("move key");
+    std::fs::write(keys.join("release.sigstore.passphrase"), "s3cret\n").expect("passphrase");
+
+    let policy = sc.write(
+        "policy.json",
+        format!(
+            r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}":[
+                {{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}"}},
+                {{"type":"sigstoreSigned","keyPath":"{}"}}]}}}}}}"#,
+            s(&gpg_public),
+            s(&cosign_pub)
+        ),
+    );
+    let request = |name: &str, image: &str, types: &str| {
+        sc.write(
+            &format!("{name}.yaml"),
+            format!(
+                "apiVersion: cop.redhat.com/v1alpha2\nkind: ImageSigningRequest\nmetadata: {{name: {name}}}\n\
+                 spec:\n  image: docker://{image}\n  signingKeySecretName: release\n  signatureTypes: {types}\n"
+            ),
+        )
+    };
+
+    // Both kinds: Completed, the policy requiring both accepts the image.
+    let both = request("both", &pushed.reference, "[atomic, sigstore]");
+    let (code, status) = request_run(&keys, &regd, &policy, &both);
+    assert_eq!(code, 0, "{status}");
+    assert_eq!(status["phase"], "Completed", "{status}");
+    assert_eq!(status["signature"]["created"], true, "{status}");
+    assert_eq!(status["sigstoreSignature"]["created"], true, "{status}");
+    let signed = status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Signed"))
+        .expect("Signed condition");
+    assert!(
+        signed["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("sigstore:") && m.contains("with ")),
+        "both kinds named: {signed}"
+    );
+    let sigs = attachment(&pushed.reference, &pushed.digest);
+    assert_eq!(sigs.len(), 1);
+    // An independent verifier accepts what the service made.
+    assert!(py_verify(
+        &sc,
+        &cosign_pub,
+        &sigs[0],
+        &pushed.reference,
+        &pushed.digest
+    ));
+    let (ok, t) = imp_allows(&policy, &regd, &format!("docker://{}", pushed.reference));
+    assert!(ok, "{t}");
+    // skopeo obeys the atomic half (its sigstore verification is disabled by
+    // Debian): a signedBy-only policy accepts the image.
+    let atomic_only = sc.write(
+        "atomic.json",
+        format!(
+            r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}":[
+                {{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}"}}]}}}}}}"#,
+            s(&gpg_public)
+        ),
+    );
+    let (ok, t) = skopeo_allows(
+        &atomic_only,
+        &regd,
+        &format!("docker://{}", pushed.reference),
+    );
+    assert!(ok, "{t}");
+
+    // Again: nothing new, either kind.
+    let (code, status) = request_run(&keys, &regd, &policy, &both);
+    assert_eq!(code, 0, "{status}");
+    assert_eq!(status["signature"]["created"], false, "{status}");
+    assert_eq!(status["sigstoreSignature"]["created"], false, "{status}");
+    assert_eq!(attachment(&pushed.reference, &pushed.digest).len(), 1);
+
+    // Sigstore where registries.d does not enable attachments: Failed,
+    // saying so, and no attachment written.
+    let no_attach = request("noattach", &plain.reference, "[sigstore]");
+    let (code, status) = request_run(&keys, &regd, &policy, &no_attach);
+    assert_eq!(code, 1, "{status}");
+    assert_eq!(status["phase"], "Failed", "{status}");
+    assert!(
+        status.to_string().contains("use-sigstore-attachments"),
+        "{status}"
+    );
+    assert!(attachment(&plain.reference, &plain.digest).is_empty());
+
+    // A missing sigstore key fails before anything is published, the
+    // atomic signature included.
+    std::fs::remove_file(keys.join("release.sigstore.key")).expect("remove key");
+    let v2_attach = layout.push("v2", &format!("{host}/svc/app:v2"));
+    let missing = request("missing", &v2_attach.reference, "[atomic, sigstore]");
+    let (code, status) = request_run(&keys, &regd, &policy, &missing);
+    assert_eq!(code, 1, "{status}");
+    assert!(
+        status.to_string().contains("release.sigstore.key"),
+        "{status}"
+    );
+    assert!(
+        status.get("signature").is_none_or(|s| s.is_null()),
+        "{status}"
+    );
+    let v2_dir = lookaside.join(format!("svc/app@{}", v2_attach.digest.replace(':', "=")));
+    assert!(
+        !v2_dir.exists(),
+        "an atomic signature was published: {}",
+        v2_dir.display()
+    );
+}

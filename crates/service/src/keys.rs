@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use imprimatur_signature as sig;
+use imprimatur_sigstore::PrivateKey;
 
 use crate::error::{Error, Result};
 
@@ -21,11 +22,23 @@ pub trait KeyProvider: Send + Sync {
         name: &str,
         sign_by: Option<&str>,
     ) -> Result<(sig::SecretKey, Option<sig::Passphrase>)>;
+
+    /// The sigstore (cosign) private key called `name`, decrypted. Providers
+    /// without sigstore keys keep this default, an error saying so.
+    fn sigstore_key(&self, name: &str) -> Result<PrivateKey> {
+        Err(Error::Key {
+            path: PathBuf::from(name),
+            message: "this key provider holds no sigstore keys".into(),
+        })
+    }
 }
 
 /// Key files in a directory: `DIR/NAME` holds a secret key (as `imprimatur
 /// keygen` writes it, or `gpg --export-secret-keys`), and `DIR/NAME.passphrase`,
-/// when present, its passphrase.
+/// when present, its passphrase. A sigstore key of the same name is
+/// `DIR/NAME.sigstore.key` (as `imprimatur keygen --sigstore` or `cosign
+/// generate-key-pair` writes it), its passphrase `DIR/NAME.sigstore.passphrase`
+/// (none: the empty passphrase).
 #[derive(Debug, Clone)]
 pub struct KeyDir {
     dir: PathBuf,
@@ -44,37 +57,57 @@ impl KeyProvider for KeyDir {
         name: &str,
         sign_by: Option<&str>,
     ) -> Result<(sig::SecretKey, Option<sig::Passphrase>)> {
+        let path = self.path_of(name, "")?;
+        let bytes = read_bounded(&path)?;
+        let key = sig::SecretKey::from_bytes(&bytes).map_err(|e| Error::Key {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let passphrase = read_passphrase(&self.path_of(name, ".passphrase")?)?;
+        if let Some(want) = sign_by {
+            check_sign_by(&key, want, &path)?;
+        }
+        Ok((key, passphrase))
+    }
+
+    fn sigstore_key(&self, name: &str) -> Result<PrivateKey> {
+        let path = self.path_of(name, ".sigstore.key")?;
+        let bytes = read_bounded(&path)?;
+        let passphrase =
+            read_passphrase(&self.path_of(name, ".sigstore.passphrase")?)?.unwrap_or_default();
+        PrivateKey::from_encrypted_pem(&bytes, &passphrase).map_err(|e| Error::Key {
+            path,
+            message: e.to_string(),
+        })
+    }
+}
+
+impl KeyDir {
+    /// `DIR/<name><suffix>`, for a name that stays inside the directory.
+    fn path_of(&self, name: &str, suffix: &str) -> Result<PathBuf> {
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
             return Err(Error::Key {
                 path: self.dir.clone(),
                 message: format!("invalid key name {name:?}"),
             });
         }
-        let path = self.dir.join(name);
-        let bytes = read_bounded(&path)?;
-        let key = sig::SecretKey::from_bytes(&bytes).map_err(|e| Error::Key {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        let pass_path = self.dir.join(format!("{name}.passphrase"));
-        let passphrase = match std::fs::metadata(&pass_path) {
-            Ok(_) => {
-                let raw = read_bounded(&pass_path)?;
-                let text = String::from_utf8(raw).map_err(|_| Error::Key {
-                    path: pass_path.clone(),
-                    message: "passphrase is not UTF-8".into(),
-                })?;
-                Some(sig::Passphrase::from(
-                    text.trim_end_matches(['\n', '\r']).to_owned(),
-                ))
-            }
-            Err(_) => None,
-        };
-        if let Some(want) = sign_by {
-            check_sign_by(&key, want, &path)?;
-        }
-        Ok((key, passphrase))
+        Ok(self.dir.join(format!("{name}{suffix}")))
     }
+}
+
+/// The passphrase in `path` (its final line break removed), if the file exists.
+fn read_passphrase(path: &Path) -> Result<Option<sig::Passphrase>> {
+    if std::fs::metadata(path).is_err() {
+        return Ok(None);
+    }
+    let raw = read_bounded(path)?;
+    let text = String::from_utf8(raw).map_err(|_| Error::Key {
+        path: path.to_owned(),
+        message: "passphrase is not UTF-8".into(),
+    })?;
+    Ok(Some(sig::Passphrase::from(
+        text.trim_end_matches(['\n', '\r']).to_owned(),
+    )))
 }
 
 /// Checks that `key` carries the user ID `want` (or one with that e-mail).
@@ -184,5 +217,30 @@ mod tests {
         let (k, p) = KeyDir::new(dir.path()).signing_key("k", None).unwrap();
         let signer = sig::Signer::builder(&k).passphrase(p.unwrap()).build();
         assert!(signer.is_ok(), "the passphrase unlocks the key");
+    }
+
+    #[test]
+    fn sigstore_keys_sit_beside_the_openpgp_key_of_the_same_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate().unwrap();
+        let pem = key
+            .to_encrypted_pem(&sig::Passphrase::from("pw".to_owned()))
+            .unwrap();
+        std::fs::write(dir.path().join("release.sigstore.key"), pem.as_bytes()).unwrap();
+        let keys = KeyDir::new(dir.path());
+        // Wrong (empty) passphrase: a key error naming the file.
+        let e = keys.sigstore_key("release").unwrap_err();
+        assert!(
+            matches!(&e, Error::Key { path, .. } if path.ends_with("release.sigstore.key")),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("release.sigstore.passphrase"), "pw\n").unwrap();
+        let loaded = keys.sigstore_key("release").unwrap();
+        assert_eq!(loaded.public_key().key_id(), key.public_key().key_id());
+        assert!(matches!(keys.sigstore_key("../x"), Err(Error::Key { .. })));
+        assert!(matches!(
+            keys.sigstore_key("absent"),
+            Err(Error::Key { .. })
+        ));
     }
 }

@@ -22,16 +22,19 @@ use imprimatur_arf::{Gate, GateOutcome, Report, ResultValue, Severity};
 use imprimatur_policy::{Evaluator, Image, Policy, PolicyImage, RegistriesConfig};
 use imprimatur_reference::Reference;
 use imprimatur_registry::files::FsKeyLoader;
+use imprimatur_registry::sigstore::{Attachments, use_attachments};
 use imprimatur_registry::store::{self, SignatureStore, StoreOptions};
 use imprimatur_registry::{
     ImageReference, ImageSource, Platform, PullEvent, RegistryClient, ResolvedImage, pull,
 };
 use imprimatur_signature as sig;
+use imprimatur_sigstore::{SigstorePayload, SigstoreSignature};
 
 use crate::error::{Error, Result};
 use crate::keys::KeyProvider;
 use crate::request::{
-    Document, ImageScanningRequestSpec, ImageSigningRequestSpec, ImageTarget, Request, ScanSettings,
+    Document, ImageScanningRequestSpec, ImageSigningRequestSpec, ImageTarget, Request,
+    ScanSettings, SignatureType,
 };
 use crate::scanner::{ScanOptions, ScanOutput, ScanTimings, Scanner};
 use crate::status::{
@@ -296,15 +299,36 @@ impl Pipeline {
                     return Ok(false);
                 }
             }
-            let (key, passphrase) = self.signing_key(
-                spec.signing_key_secret_name.as_deref(),
-                spec.signing_key_sign_by.as_deref(),
-            )?;
-            let store = self
-                .store_for(&image, &identity, spec.store.as_ref())
-                .await?;
-            run.sign_publish_verify(&key, passphrase, &identity, &resolved, store.as_ref())
-                .await?;
+            let types = spec.signature_types();
+            // Every key is loaded before anything is published.
+            let name = spec.signing_key_secret_name.as_deref();
+            let atomic_key = if types.contains(&SignatureType::Atomic) {
+                Some(self.signing_key(name, spec.signing_key_sign_by.as_deref())?)
+            } else {
+                None
+            };
+            let sigstore_key = if types.contains(&SignatureType::Sigstore) {
+                Some(self.sigstore_key(name)?)
+            } else {
+                None
+            };
+            let mut stored = Vec::new();
+            if let Some((key, passphrase)) = atomic_key {
+                let store = self
+                    .store_for(&image, &identity, spec.store.as_ref())
+                    .await?;
+                stored.extend(
+                    run.sign_publish_atomic(&key, passphrase, &identity, &resolved, store.as_ref())
+                        .await?,
+                );
+            }
+            if let Some(key) = sigstore_key {
+                stored.extend(
+                    run.sign_publish_sigstore(&key, &identity, &image, &resolved)
+                        .await?,
+                );
+            }
+            run.verify_with_policy(&identity, &resolved, &stored)?;
             Ok(true)
         }
         .await;
@@ -324,6 +348,17 @@ impl Pipeline {
             Error::Request("spec.signingKeySecretName is required to sign".into())
         })?;
         keys.signing_key(name, sign_by)
+    }
+
+    fn sigstore_key(&self, name: Option<&str>) -> Result<imprimatur_sigstore::PrivateKey> {
+        let keys = self.keys.as_ref().ok_or_else(|| Error::Key {
+            path: PathBuf::new(),
+            message: "no signing keys configured (--key-dir)".into(),
+        })?;
+        let name = name.ok_or_else(|| {
+            Error::Request("spec.signingKeySecretName is required to sign".into())
+        })?;
+        keys.sigstore_key(name)
     }
 
     /// The store the signature goes to: the override, or the one
@@ -550,14 +585,17 @@ impl<'p> Run<'p> {
         status.scan_limitations = scan.limitations.clone();
     }
 
-    async fn sign_publish_verify(
+    /// Signs `resolved` for `identity` with the OpenPGP `key` (or finds an
+    /// equivalent signature already in `store`), publishes it and reads it
+    /// back. Returns every signature the store holds for the digest.
+    async fn sign_publish_atomic(
         &mut self,
         key: &sig::SecretKey,
         passphrase: Option<sig::Passphrase>,
         identity: &Reference,
         resolved: &ResolvedImage,
         store: &dyn SignatureStore,
-    ) -> Result<()> {
+    ) -> Result<Vec<Vec<u8>>> {
         let identity_text = identity.to_string();
         let fingerprint = key.fingerprint();
         // Idempotence: a valid signature by this key for this digest and
@@ -607,12 +645,7 @@ impl<'p> Run<'p> {
                     builder = builder.passphrase(p);
                 }
                 let signer = builder.build()?;
-                let timestamp = self
-                    .pipeline
-                    .now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
+                let timestamp = self.unix_now();
                 let payload = sig::Payload::new(&identity_text, &resolved.digest, timestamp);
                 let blob = signer.sign_at(&payload, self.pipeline.now())?;
                 self.condition(
@@ -654,7 +687,6 @@ impl<'p> Run<'p> {
         });
         self.output.signature = Some(blob.clone());
 
-        self.pipeline.emit(PipelineEvent::Started(Step::Verify));
         let stored = store
             .list(&resolved.digest)
             .await
@@ -667,9 +699,147 @@ impl<'p> Run<'p> {
             self.condition(ConditionType::Verified, false, "NotReadBack", e.to_string());
             return Err(e);
         }
+        Ok(stored.into_iter().map(|s| s.blob).collect())
+    }
+
+    /// Signs `resolved` for `identity` with the sigstore `key` (or finds a
+    /// signature by it for this digest and identity already there), adds it
+    /// to the image's sigstore attachment and reads it back. Returns every
+    /// signature in the attachment, in the stored-blob form policies read.
+    async fn sign_publish_sigstore(
+        &mut self,
+        key: &imprimatur_sigstore::PrivateKey,
+        identity: &Reference,
+        image: &ImageReference,
+        resolved: &ResolvedImage,
+    ) -> Result<Vec<Vec<u8>>> {
+        let identity_text = identity.to_string();
+        let ImageReference::Docker(repository) = image else {
+            return Err(Error::Request(format!(
+                "{image}: sigstore signatures are stored beside the image in its registry, \
+                 so signatureTypes sigstore needs a docker:// image"
+            )));
+        };
+        if !use_attachments(&self.pipeline.registries, repository) {
+            let e = Error::Config(format!(
+                "{repository}: registries.d does not enable use-sigstore-attachments for it \
+                 (`imprimatur trust set --type sigstoreSigned` sets it)"
+            ));
+            self.condition(
+                ConditionType::Published,
+                false,
+                "AttachmentsDisabled",
+                e.to_string(),
+            );
+            return Err(e);
+        }
+        let attachments = Attachments::new(&self.pipeline.client, repository);
+        let public = [key.public_key()];
+        let key_id = public[0].key_id();
+        self.pipeline.emit(PipelineEvent::Started(Step::Sign));
+        let store_error = |e: imprimatur_registry::Error| {
+            Error::Store(format!("sigstore attachment of {}: {e}", repository.name()))
+        };
+        let existing = attachments
+            .list(&resolved.digest)
+            .await
+            .map_err(store_error)?;
+        let reusable = existing.into_iter().find(|s| {
+            imprimatur_sigstore::verify_for_image(&public, s, &resolved.manifest, &identity_text)
+                .is_ok()
+        });
+        let (signature, created) = match reusable {
+            Some(found) => (found, false),
+            None => {
+                let payload =
+                    SigstorePayload::new(&identity_text, &resolved.digest, self.unix_now());
+                (imprimatur_sigstore::sign(key, &payload), true)
+            }
+        };
+        let (reason, what) = if created {
+            ("Signed", "signed")
+        } else {
+            ("AlreadySigned", "already signed")
+        };
+        self.condition_also(
+            ConditionType::Signed,
+            reason,
+            format!(
+                "sigstore: {what} {} for {identity_text} with {key_id}",
+                resolved.digest
+            ),
+        );
+        self.pipeline.emit(PipelineEvent::Finished(
+            Step::Sign,
+            format!("sigstore: {what}, {identity_text} with {key_id}"),
+        ));
+        self.pipeline.emit(PipelineEvent::Started(Step::Publish));
+        let outcome = attachments
+            .add(&resolved.digest, std::slice::from_ref(&signature))
+            .await
+            .map_err(store_error)?;
+        let location = format!("{}:{}", repository.name(), outcome.tag);
+        self.condition_also(
+            ConditionType::Published,
+            "Published",
+            format!("sigstore attachment {location}"),
+        );
+        self.pipeline
+            .emit(PipelineEvent::Finished(Step::Publish, location.clone()));
+        self.output.status.sigstore_signature = Some(SignatureRecord {
+            identity: identity_text,
+            fingerprint: key_id,
+            store: format!("sigstore attachments of {}", repository.name()),
+            location,
+            created: created && outcome.added > 0,
+        });
+        let stored = attachments
+            .list(&resolved.digest)
+            .await
+            .map_err(store_error)?;
+        if !stored.contains(&signature) {
+            let e = Error::Verify(format!(
+                "the sigstore signature is not in the attachment of {} when read back",
+                repository.name()
+            ));
+            self.condition(ConditionType::Verified, false, "NotReadBack", e.to_string());
+            return Err(e);
+        }
+        Ok(stored.iter().map(SigstoreSignature::to_blob).collect())
+    }
+
+    /// Seconds since the Unix epoch by the pipeline's clock.
+    fn unix_now(&self) -> i64 {
+        self.pipeline
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+
+    /// Sets a condition to True, keeping the message of an earlier True one
+    /// of this run in front (one request making two kinds of signature).
+    fn condition_also(&mut self, kind: ConditionType, reason: &str, message: String) {
+        let message = match self.output.status.condition(kind) {
+            Some(c) if c.status == ConditionStatus::True => format!("{}; {message}", c.message),
+            _ => message,
+        };
+        self.condition(kind, true, reason, message);
+    }
+
+    /// Evaluates the image, with every signature read back, against the
+    /// policy (when one is given) and records `Verified`.
+    fn verify_with_policy(
+        &mut self,
+        identity: &Reference,
+        resolved: &ResolvedImage,
+        stored: &[Vec<u8>],
+    ) -> Result<()> {
+        let identity_text = identity.to_string();
+        self.pipeline.emit(PipelineEvent::Started(Step::Verify));
         let message = match &self.pipeline.policy {
             Some(policy) => {
-                let blobs: Vec<&[u8]> = stored.iter().map(|s| s.blob.as_slice()).collect();
+                let blobs: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
                 let image = Image::new(
                     PolicyImage::docker(identity),
                     Some(&resolved.manifest),

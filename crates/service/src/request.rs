@@ -110,6 +110,41 @@ pub struct ImageSigningRequestSpec {
     /// Where to publish, when not where `registries.d` says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreOverride>,
+    /// Which signatures to make: `atomic`, `sigstore` or both (default
+    /// `[atomic]`). Both come from the same key name: locally
+    /// `<signingKeySecretName>` (OpenPGP) and `<signingKeySecretName>.sigstore.key`
+    /// (cosign's encrypted key, passphrase in `….sigstore.passphrase`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signature_types: Vec<SignatureType>,
+}
+
+impl ImageSigningRequestSpec {
+    /// The signature types asked for, each once, in a fixed order (atomic
+    /// first); `[Atomic]` when none is named.
+    pub fn signature_types(&self) -> Vec<SignatureType> {
+        if self.signature_types.is_empty() {
+            return vec![SignatureType::Atomic];
+        }
+        [SignatureType::Atomic, SignatureType::Sigstore]
+            .into_iter()
+            .filter(|t| self.signature_types.contains(t))
+            .collect()
+    }
+}
+
+/// A kind of signature a signing request makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SignatureType {
+    /// An atomic ("simple signing") OpenPGP signature, published to the
+    /// store `registries.d` names (lookaside, registry extension API) and
+    /// checked by a `signedBy` policy requirement.
+    Atomic,
+    /// A key-based sigstore (cosign) signature, added to the image's
+    /// sigstore attachment (`sha256-<hex>.sig`) in its registry when
+    /// `registries.d` enables `use-sigstore-attachments`; checked by a
+    /// `sigstoreSigned` requirement.
+    Sigstore,
 }
 
 /// `ImageScanningRequest.spec`.
@@ -420,5 +455,30 @@ spec:
         let e = Request::from_yaml("apiVersion: cop.redhat.com/v1alpha2\nkind: Pod\nspec: {}\n")
             .unwrap_err();
         assert!(e.to_string().contains("kind \"Pod\""), "{e}");
+    }
+
+    #[test]
+    fn signature_types_default_to_atomic_and_are_deduplicated() {
+        let spec = |types: Vec<SignatureType>| ImageSigningRequestSpec {
+            signature_types: types,
+            ..ImageSigningRequestSpec::default()
+        };
+        assert_eq!(spec(vec![]).signature_types(), vec![SignatureType::Atomic]);
+        assert_eq!(
+            spec(vec![
+                SignatureType::Sigstore,
+                SignatureType::Atomic,
+                SignatureType::Sigstore
+            ])
+            .signature_types(),
+            vec![SignatureType::Atomic, SignatureType::Sigstore]
+        );
+        let parsed: ImageSigningRequestSpec =
+            serde_json::from_str(r#"{"image":"x/y:z","signatureTypes":["sigstore"]}"#).unwrap();
+        assert_eq!(parsed.signature_types(), vec![SignatureType::Sigstore]);
+        assert!(
+            serde_json::from_str::<ImageSigningRequestSpec>(r#"{"signatureTypes":["gpg"]}"#)
+                .is_err()
+        );
     }
 }

@@ -163,9 +163,13 @@ pub struct RequestStatus {
     /// Where the scan report was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
-    /// The signature made (or found) and where it is.
+    /// The atomic signature made (or found) and where it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<SignatureRecord>,
+    /// The sigstore signature made (or found) and where it is (its
+    /// `fingerprint` is the public key's SHA-256 key ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigstore_signature: Option<SignatureRecord>,
 }
 
 impl RequestStatus {
