@@ -2,7 +2,11 @@
 //! DIR`, the key named `DIR/<signingKeySecretName>`), a Secret in a cluster.
 //! Key material is never logged or put in a status; only fingerprints are.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 use imprimatur_signature as sig;
 use imprimatur_sigstore::PrivateKey;
@@ -108,6 +112,124 @@ fn read_passphrase(path: &Path) -> Result<Option<sig::Passphrase>> {
     Ok(Some(sig::Passphrase::from(
         text.trim_end_matches(['\n', '\r']).to_owned(),
     )))
+}
+
+/// The keys in one Kubernetes Secret (its `data`, decoded), for the request
+/// whose `signingKeySecretName` names that Secret. Entries, first found wins:
+///
+/// - OpenPGP secret key: `key` (as `imprimatur keygen` writes it, armored or
+///   binary) or the predecessor's `secring.gpg` (a GnuPG 1 keyring: the
+///   first key with secret material; `signingKeySignBy` is then checked);
+///   its passphrase: `passphrase`.
+/// - sigstore key: `sigstore.key`, or cosign's own Secret layout (`cosign
+///   generate-key-pair k8s://…`) `cosign.key`; its passphrase
+///   `sigstore.passphrase` or `cosign.password` (none: the empty one).
+///
+/// The bytes are zeroized when dropped, and `Debug` shows entry names only.
+#[derive(Clone)]
+pub struct SecretKeys {
+    name: String,
+    data: BTreeMap<String, Zeroizing<Vec<u8>>>,
+}
+
+impl fmt::Debug for SecretKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretKeys")
+            .field("name", &self.name)
+            .field("entries", &self.data.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SecretKeys {
+    /// The Secret `name`'s decoded data.
+    pub fn new(name: impl Into<String>, data: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
+        SecretKeys {
+            name: name.into(),
+            data: data
+                .into_iter()
+                .map(|(k, v)| (k, Zeroizing::new(v)))
+                .collect(),
+        }
+    }
+
+    /// The first of `entries` present, with its name.
+    fn entry(&self, entries: &[&'static str]) -> Option<(&'static str, &[u8])> {
+        entries
+            .iter()
+            .find_map(|e| self.data.get(*e).map(|v| (*e, v.as_slice())))
+    }
+
+    /// Where an entry is, for error messages: `secret NAME, entry KEY`.
+    fn location(&self, entry: &str) -> PathBuf {
+        PathBuf::from(format!("secret {}, entry {entry}", self.name))
+    }
+
+    fn check_name(&self, name: &str) -> Result<()> {
+        if name == self.name {
+            return Ok(());
+        }
+        Err(Error::Key {
+            path: PathBuf::from(format!("secret {name}")),
+            message: format!("only the keys of secret {} are available here", self.name),
+        })
+    }
+
+    fn passphrase(&self, entries: &[&'static str]) -> Result<Option<sig::Passphrase>> {
+        let Some((entry, bytes)) = self.entry(entries) else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::Key {
+            path: self.location(entry),
+            message: "passphrase is not UTF-8".into(),
+        })?;
+        Ok(Some(sig::Passphrase::from(
+            text.trim_end_matches(['\n', '\r']).to_owned(),
+        )))
+    }
+}
+
+impl KeyProvider for SecretKeys {
+    fn signing_key(
+        &self,
+        name: &str,
+        sign_by: Option<&str>,
+    ) -> Result<(sig::SecretKey, Option<sig::Passphrase>)> {
+        self.check_name(name)?;
+        let (entry, bytes) = self
+            .entry(&["key", "secring.gpg"])
+            .ok_or_else(|| Error::Key {
+                path: PathBuf::from(format!("secret {name}")),
+                message: "holds no OpenPGP secret key (entries `key` or `secring.gpg`)".into(),
+            })?;
+        let path = self.location(entry);
+        let key = sig::SecretKey::from_bytes(bytes).map_err(|e| Error::Key {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(want) = sign_by {
+            check_sign_by(&key, want, &path)?;
+        }
+        Ok((key, self.passphrase(&["passphrase"])?))
+    }
+
+    fn sigstore_key(&self, name: &str) -> Result<PrivateKey> {
+        self.check_name(name)?;
+        let (entry, bytes) =
+            self.entry(&["sigstore.key", "cosign.key"])
+                .ok_or_else(|| Error::Key {
+                    path: PathBuf::from(format!("secret {name}")),
+                    message: "holds no sigstore key (entries `sigstore.key` or `cosign.key`)"
+                        .into(),
+                })?;
+        let passphrase = self
+            .passphrase(&["sigstore.passphrase", "cosign.password"])?
+            .unwrap_or_default();
+        PrivateKey::from_encrypted_pem(bytes, &passphrase).map_err(|e| Error::Key {
+            path: self.location(entry),
+            message: e.to_string(),
+        })
+    }
 }
 
 /// Checks that `key` carries the user ID `want` (or one with that e-mail).
@@ -242,5 +364,61 @@ mod tests {
             keys.sigstore_key("absent"),
             Err(Error::Key { .. })
         ));
+    }
+
+    #[test]
+    fn secret_data_holds_both_kinds_and_never_prints_them() {
+        let key = sig::generate_key(sig::KeyGenOptions::new("S <s@example.com>")).unwrap();
+        let armored = key.secret_armored(Some("pw")).unwrap().to_vec();
+        let cosign = PrivateKey::generate().unwrap();
+        let pem = cosign
+            .to_encrypted_pem(&sig::Passphrase::from("cpw".to_owned()))
+            .unwrap();
+        let secret = SecretKeys::new(
+            "signer",
+            [
+                ("secring.gpg".to_owned(), armored.clone()),
+                ("passphrase".to_owned(), b"pw\n".to_vec()),
+                ("cosign.key".to_owned(), pem.as_bytes().to_vec()),
+                ("cosign.password".to_owned(), b"cpw".to_vec()),
+            ],
+        );
+        let (k, p) = secret.signing_key("signer", Some("s@example.com")).unwrap();
+        assert_eq!(k.fingerprint(), key.fingerprint());
+        assert!(
+            sig::Signer::builder(&k)
+                .passphrase(p.unwrap())
+                .build()
+                .is_ok()
+        );
+        let c = secret.sigstore_key("signer").unwrap();
+        assert_eq!(c.public_key().key_id(), cosign.public_key().key_id());
+        // Another secret's name, a wrong user ID: typed errors naming them.
+        let e = secret.signing_key("other", None).unwrap_err();
+        assert!(
+            matches!(e, Error::Key { .. }) && e.to_string().contains("other"),
+            "{e}"
+        );
+        let e = secret
+            .signing_key("signer", Some("x@example.com"))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("secret signer, entry secring.gpg"),
+            "{e}"
+        );
+        // Debug names the entries, never their bytes.
+        let debug = format!("{secret:?}");
+        assert!(
+            debug.contains("cosign.password") && debug.contains("signer"),
+            "{debug}"
+        );
+        assert!(
+            !debug.contains("cpw") && !debug.contains("BEGIN"),
+            "{debug}"
+        );
+        // Nothing to sign with: says which entries were looked for.
+        let empty = SecretKeys::new("signer", []);
+        let e = empty.sigstore_key("signer").unwrap_err();
+        assert!(e.to_string().contains("cosign.key"), "{e}");
     }
 }

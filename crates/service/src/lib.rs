@@ -30,7 +30,7 @@ pub mod scratch;
 pub mod status;
 
 pub use error::{Error, Result};
-pub use keys::{KeyDir, KeyProvider};
+pub use keys::{KeyDir, KeyProvider, SecretKeys};
 pub use pipeline::{Pipeline, PipelineEvent, RunOutput, Step};
 pub use request::{ImageScanningRequestSpec, ImageSigningRequestSpec, Request};
 pub use scanner::{ScanOptions, ScanOutput, Scanner};
