@@ -9,6 +9,8 @@
 //! - [`scanner`]: OpenSCAP on an unpacked image (`oscap-chroot` semantics).
 //! - [`pipeline`]: resolve → scan → gate → sign → publish → verify.
 //! - [`keys`]: where signing keys come from.
+//! - [`scan_result`]: a scan's result handed back from a Job (framed log
+//!   payload checked against the termination message).
 //! - `crd` (feature `kube`): the custom resources and their CRDs.
 //!
 //! The signed digest is always the scanned digest, a failed gate writes no
@@ -23,6 +25,7 @@ pub mod error;
 pub mod keys;
 pub mod pipeline;
 pub mod request;
+pub mod scan_result;
 pub mod scanner;
 mod schema;
 pub mod status;
