@@ -53,6 +53,9 @@ pub const REQUEST_UID_LABEL: &str = "imprimatur.cop.redhat.com/request-uid";
 pub const SCAN_JOB_LABEL: &str = "imprimatur.cop.redhat.com/scan-job";
 /// The annotation with the digest scanned (too long for a label value).
 pub const DIGEST_ANNOTATION: &str = "imprimatur.cop.redhat.com/image-digest";
+/// The annotation with the request generation the Job scans for: a Job of
+/// an older generation (another gate, other content) is not its result.
+pub const GENERATION_ANNOTATION: &str = "imprimatur.cop.redhat.com/request-generation";
 /// The scanning container's name.
 pub const CONTAINER: &str = "scan";
 /// Where the kubelet reads the termination message.
@@ -182,13 +185,16 @@ pub fn scan_job(
     ]);
     let mut pod_labels = labels.clone();
     pod_labels.insert(SCAN_JOB_LABEL.to_owned(), name.clone());
-    let annotations = BTreeMap::from([
+    let mut annotations = BTreeMap::from([
         (DIGEST_ANNOTATION.to_owned(), digest.to_owned()),
         (
             "imprimatur.cop.redhat.com/request".to_owned(),
             meta.name.clone().unwrap_or_default(),
         ),
     ]);
+    if let Some(g) = meta.generation {
+        annotations.insert(GENERATION_ANNOTATION.to_owned(), g.to_string());
+    }
     Ok(Job {
         metadata: ObjectMeta {
             name: Some(name),
@@ -386,6 +392,77 @@ fn restricted() -> SecurityContext {
         seccomp_profile: Some(runtime_default()),
         ..SecurityContext::default()
     }
+}
+
+/// Where a scan Job is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobOutcome {
+    /// Not finished: pending or running.
+    Running,
+    /// Its pod exited 0 or 1 (the gate passed or failed): a result to read.
+    Succeeded,
+    /// It failed (the scan errored, the deadline passed, the pod was
+    /// evicted): the reason and message of its `Failed` condition.
+    Failed {
+        /// The condition's reason (`BackoffLimitExceeded`, `DeadlineExceeded`, ...).
+        reason: String,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// The outcome of a Job from its status: the terminal `Complete` and
+/// `Failed` conditions decide (the counts alone are not final before
+/// Kubernetes 1.31's pod-termination tracking settles them).
+pub fn job_outcome(job: &Job) -> JobOutcome {
+    let conditions = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let holds = |kind: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == kind && c.status == "True")
+    };
+    if holds("Complete").is_some() {
+        return JobOutcome::Succeeded;
+    }
+    match holds("Failed") {
+        Some(c) => JobOutcome::Failed {
+            reason: c.reason.clone().unwrap_or_else(|| "Failed".into()),
+            message: c.message.clone().unwrap_or_default(),
+        },
+        None => JobOutcome::Running,
+    }
+}
+
+/// The request generation a Job was made for ([`GENERATION_ANNOTATION`]).
+pub fn job_generation(job: &Job) -> Option<i64> {
+    job.metadata
+        .annotations
+        .as_ref()?
+        .get(GENERATION_ANNOTATION)?
+        .parse()
+        .ok()
+}
+
+/// The termination message of a scan pod's [`CONTAINER`], when it ended.
+pub fn termination_message(pod: &k8s_openapi::api::core::v1::Pod) -> Option<&str> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == CONTAINER)?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()?
+        .message
+        .as_deref()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ fn image() -> String {
 fn request(spec: ImageScanningRequestSpec) -> ImageScanningRequest {
     let mut r = ImageScanningRequest::new("scan-myapp", spec);
     r.metadata.namespace = Some("team".into());
+    r.metadata.generation = Some(7);
     r.metadata.uid = Some(UID.into());
     r
 }
@@ -55,6 +56,10 @@ fn the_job_is_owned_bounded_and_never_retried() {
     assert_eq!(meta["labels"][MANAGED_BY_LABEL], MANAGED_BY);
     assert_eq!(meta["labels"][REQUEST_UID_LABEL], UID);
     assert_eq!(meta["annotations"][DIGEST_ANNOTATION], DIGEST);
+    assert_eq!(meta["annotations"][GENERATION_ANNOTATION], "7");
+    let parsed: Job = serde_json::from_value(job.clone()).unwrap();
+    assert_eq!(job_generation(&parsed), Some(7));
+    assert_eq!(job_generation(&Job::default()), None);
     assert_eq!(
         meta["ownerReferences"],
         json!([{
@@ -235,4 +240,57 @@ fn what_cannot_become_a_job_is_refused() {
         scan_job(&config, &r, &image(), DIGEST),
         Err(ScanJobError::Incomplete("metadata.uid"))
     );
+}
+
+#[test]
+fn job_outcomes_come_from_terminal_conditions() {
+    let job = |conditions: Value| -> Job {
+        serde_json::from_value(
+            json!({"metadata": {"name": "j"}, "status": {"active": 1, "conditions": conditions}}),
+        )
+        .unwrap()
+    };
+    assert_eq!(job_outcome(&Job::default()), JobOutcome::Running);
+    assert_eq!(job_outcome(&job(json!([]))), JobOutcome::Running);
+    assert_eq!(
+        job_outcome(&job(
+            json!([{"type": "SuccessCriteriaMet", "status": "True"}])
+        )),
+        JobOutcome::Running,
+        "not terminal yet"
+    );
+    assert_eq!(
+        job_outcome(&job(json!([{"type": "Complete", "status": "True"}]))),
+        JobOutcome::Succeeded
+    );
+    assert_eq!(
+        job_outcome(&job(
+            json!([{"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}])
+        )),
+        JobOutcome::Failed {
+            reason: "DeadlineExceeded".into(),
+            message: "Job was active longer than specified deadline".into()
+        }
+    );
+    assert_eq!(
+        job_outcome(&job(json!([{"type": "Failed", "status": "False"}]))),
+        JobOutcome::Running
+    );
+}
+
+#[test]
+fn the_termination_message_is_the_scan_containers() {
+    use k8s_openapi::api::core::v1::Pod;
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p"},
+        "status": {"containerStatuses": [
+            {"name": "sidecar", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+             "state": {"terminated": {"exitCode": 0, "message": "not this"}}},
+            {"name": "scan", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+             "state": {"terminated": {"exitCode": 1, "message": "{\"version\":1}"}}}
+        ]}
+    }))
+    .unwrap();
+    assert_eq!(termination_message(&pod), Some("{\"version\":1}"));
+    assert_eq!(termination_message(&Pod::default()), None);
 }
