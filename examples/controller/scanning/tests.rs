@@ -467,3 +467,44 @@ async fn a_finished_job_of_an_older_generation_is_deleted_not_read() {
     assert_eq!(action, Action::requeue(STALE_JOB_REQUEUE));
     no_more_requests(handle).await;
 }
+
+/// A failed gate exits 1, so the Job fails; its verified frame still is the
+/// result: the request fails with the gate's reasons, counts recorded.
+#[tokio::test]
+async fn a_job_failed_by_the_gate_still_delivers_its_verified_result() {
+    use imprimatur::service::status::GateVerdict;
+    let (ctx, mut handle, _) = context();
+    let mut result = scan_result::ScanResult::new(DIGEST, counts());
+    result.gate = Some(GateVerdict {
+        passed: false,
+        reasons: vec!["2 high failures, at most 0 allowed".into()],
+        waived: vec![],
+    });
+    let encoded = scan_result::encode(&result).expect("encode");
+    let termination = encoded.termination.to_json().expect("json");
+    let failed = json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]});
+    let scenario = tokio::spawn(async move {
+        finished_job_reads(&mut handle, failed, &termination, &encoded.frame).await;
+        let (body, send) = expect(&mut handle, Method::PATCH, REQUEST_STATUS).await;
+        let status = &body["status"];
+        assert_eq!(status["phase"], "Failed");
+        assert_eq!(status["scanResult"]["failedRules"], 20);
+        assert_eq!(condition(status, "Scanned")["status"], "True");
+        assert_eq!(condition(status, "GatePassed")["status"], "False");
+        let ready = condition(status, "Ready");
+        assert_eq!(ready["reason"], "GateFailed");
+        assert!(
+            ready["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("2 high failures")),
+            "{ready}"
+        );
+        respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        let (_, send) = expect(&mut handle, Method::DELETE, &format!("{}?", job_uri())).await;
+        respond_json(send, &job_with(json!({})));
+        handle
+    });
+    let (action, handle) = run_scenario(request(Some(job_created_status())), ctx, scenario).await;
+    assert_eq!(action, Action::await_change());
+    no_more_requests(handle).await;
+}
