@@ -198,8 +198,8 @@ pub(crate) fn error_policy<K: RequestResource>(
 mod tests {
     use super::*;
     use http::{Request as HttpRequest, Response};
-    use imprimatur::service::crd::ImageScanningRequest;
-    use imprimatur::service::request::ImageScanningRequestSpec;
+    use imprimatur::service::crd::ImageSigningRequest;
+    use imprimatur::service::request::ImageSigningRequestSpec;
     use kube::client::Body;
     use std::time::UNIX_EPOCH;
 
@@ -221,11 +221,11 @@ mod tests {
         (Arc::new(ctx), handle)
     }
 
-    fn scanning(
-        spec: ImageScanningRequestSpec,
+    fn signing(
+        spec: ImageSigningRequestSpec,
         status: Option<RequestStatus>,
-    ) -> ImageScanningRequest {
-        let mut obj = ImageScanningRequest::new("scan-myapp", spec);
+    ) -> ImageSigningRequest {
+        let mut obj = ImageSigningRequest::new("sign-myapp", spec);
         obj.metadata.namespace = Some("team".into());
         obj.metadata.generation = Some(3);
         obj.status = status;
@@ -238,7 +238,7 @@ mod tests {
         assert_eq!(request.method(), http::Method::PATCH);
         assert_eq!(
             request.uri().to_string(),
-            "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagescanningrequests/scan-myapp/status?&force=true&fieldManager=imprimatur"
+            "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagesigningrequests/sign-myapp/status?&force=true&fieldManager=imprimatur"
         );
         assert_eq!(
             request.headers()["content-type"],
@@ -247,9 +247,9 @@ mod tests {
         let body = request.into_body().collect_bytes().await.expect("body");
         let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
         assert_eq!(body["apiVersion"], "cop.redhat.com/v1alpha2");
-        assert_eq!(body["kind"], "ImageScanningRequest");
+        assert_eq!(body["kind"], "ImageSigningRequest");
         check(&body["status"]);
-        let answer = scanning(ImageScanningRequestSpec::default(), None);
+        let answer = signing(ImageSigningRequestSpec::default(), None);
         send.send_response(
             Response::builder()
                 .body(Body::from(serde_json::to_vec(&answer).expect("json")))
@@ -272,7 +272,7 @@ mod tests {
             Some(3),
             UNIX_EPOCH,
         );
-        let obj = scanning(ImageScanningRequestSpec::default(), Some(status));
+        let obj = signing(ImageSigningRequestSpec::default(), Some(status));
         let action = reconcile(Arc::new(obj), ctx).await.expect("reconcile");
         assert_eq!(action, Action::await_change());
         // The client was dropped with the context: no request was ever made.
@@ -316,7 +316,7 @@ mod tests {
             .await;
             handle
         });
-        let obj = scanning(ImageScanningRequestSpec::default(), None);
+        let obj = signing(ImageSigningRequestSpec::default(), None);
         let action = reconcile(Arc::new(obj), ctx).await.expect("reconcile");
         assert_eq!(action, Action::await_change());
         let mut handle = tokio::time::timeout(Duration::from_secs(1), verifier)
@@ -338,8 +338,6 @@ mod tests {
     /// why, written to the signing kind's status subresource.
     #[tokio::test]
     async fn a_predecessor_signing_request_is_applied_to_its_own_kind() {
-        use imprimatur::service::crd::ImageSigningRequest;
-        use imprimatur::service::request::ImageSigningRequestSpec;
         let (ctx, mut handle) = context();
         let verifier = tokio::spawn(async move {
             for want in ["Running", "Failed"] {
@@ -401,7 +399,7 @@ mod tests {
             Some(2),
             UNIX_EPOCH,
         );
-        let obj = scanning(ImageScanningRequestSpec::default(), Some(status));
+        let obj = signing(ImageSigningRequestSpec::default(), Some(status));
         assert!(!is_done(&obj), "generation 3 observed as 2");
     }
 }
