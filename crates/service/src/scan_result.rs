@@ -60,10 +60,10 @@ pub const VERSION: u32 = 1;
 pub const TERMINATION_MESSAGE_MAX: usize = 4096;
 
 /// The begin line: `-----BEGIN IMPRIMATUR SCAN RESULT v1-----`.
-const BEGIN_PREFIX: &[u8] = b"-----BEGIN IMPRIMATUR SCAN RESULT v";
-const MARKER_SUFFIX: &[u8] = b"-----";
+const BEGIN_PREFIX: &str = "-----BEGIN IMPRIMATUR SCAN RESULT v";
+const MARKER_SUFFIX: &str = "-----";
 /// The end line.
-const END_LINE: &[u8] = b"-----END IMPRIMATUR SCAN RESULT-----";
+const END_LINE: &str = "-----END IMPRIMATUR SCAN RESULT-----";
 /// Base64 line width (as PEM and MIME).
 const LINE_WIDTH: usize = 76;
 /// A report JSON larger than this is left out of the result (the counts,
@@ -137,6 +137,9 @@ pub enum ScanResultError {
     /// No begin line in the log.
     #[error("no scan result frame in the pod log")]
     MissingFrame,
+    /// A line that starts like a begin line but is not one.
+    #[error("malformed scan result begin line {0:?}")]
+    BadBeginLine(String),
     /// A begin line without its end line: the log was cut.
     #[error("the scan result frame is truncated: no end line after {lines} lines")]
     Truncated {
@@ -578,14 +581,16 @@ fn encode_once(result: &ScanResult, limits: &Limits) -> Result<Encoded, ScanResu
 
 fn frame_text(base64: &str) -> String {
     let mut frame = String::with_capacity(base64.len() + base64.len() / LINE_WIDTH + 128);
-    frame.push_str(&String::from_utf8_lossy(BEGIN_PREFIX));
-    frame.push_str(&format!("{VERSION}-----\n"));
-    for line in base64.as_bytes().chunks(LINE_WIDTH) {
-        // Base64 is ASCII: every chunk is text.
-        frame.push_str(&String::from_utf8_lossy(line));
+    frame.push_str(&format!("{BEGIN_PREFIX}{VERSION}{MARKER_SUFFIX}\n"));
+    let mut rest = base64;
+    while !rest.is_empty() {
+        // Base64 is ASCII: any byte index is a character boundary.
+        let (line, tail) = rest.split_at(rest.len().min(LINE_WIDTH));
+        frame.push_str(line);
         frame.push('\n');
+        rest = tail;
     }
-    frame.push_str(&String::from_utf8_lossy(END_LINE));
+    frame.push_str(END_LINE);
     frame.push('\n');
     frame
 }
@@ -649,27 +654,32 @@ pub fn decode_with(
     Ok(result)
 }
 
-/// The base64 text of the last frame in the log, line breaks removed.
+/// The base64 text of the last complete frame in the log, line breaks
+/// removed, in one pass holding at most `max` bytes.
 ///
 /// Lines inside the frame with bytes outside the base64 alphabet are
 /// skipped: the pod log interleaves stderr with stdout line by line, so a
 /// progress line may land inside the frame. Skipping never lets a corrupted
 /// payload through: the length and hash decide.
 fn frame_payload(log: &[u8], max: usize) -> Result<Vec<u8>, ScanResultError> {
-    let lines: Vec<&[u8]> = log
-        .split(|b| *b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .collect();
-    let begin = lines
-        .iter()
-        .rposition(|l| l.starts_with(BEGIN_PREFIX))
-        .ok_or(ScanResultError::MissingFrame)?;
-    check_begin_line(lines[begin])?;
-    let mut text = Vec::new();
-    for line in &lines[begin + 1..] {
-        if *line == END_LINE {
-            return Ok(text);
+    let mut last: Option<Vec<u8>> = None;
+    let mut open: Option<(Vec<u8>, usize)> = None;
+    for line in log.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(BEGIN_PREFIX.as_bytes()) {
+            check_begin_line(line)?;
+            open = Some((Vec::new(), 0));
+            continue;
         }
+        let Some((text, lines)) = open.as_mut() else {
+            continue;
+        };
+        if line == END_LINE.as_bytes() {
+            last = Some(std::mem::take(text));
+            open = None;
+            continue;
+        }
+        *lines += 1;
         if line.is_empty() || !line.iter().all(|b| is_base64(*b)) {
             continue;
         }
@@ -678,18 +688,23 @@ fn frame_payload(log: &[u8], max: usize) -> Result<Vec<u8>, ScanResultError> {
         }
         text.extend_from_slice(line);
     }
-    Err(ScanResultError::Truncated {
-        lines: lines.len() - begin - 1,
-    })
+    match (open, last) {
+        (Some((_, lines)), _) => Err(ScanResultError::Truncated { lines }),
+        (None, Some(text)) => Ok(text),
+        (None, None) => Err(ScanResultError::MissingFrame),
+    }
 }
 
 fn check_begin_line(line: &[u8]) -> Result<(), ScanResultError> {
     let rest = &line[BEGIN_PREFIX.len()..];
     let version = rest
-        .strip_suffix(MARKER_SUFFIX)
+        .strip_suffix(MARKER_SUFFIX.as_bytes())
         .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| v.parse::<u32>().ok())
-        .ok_or(ScanResultError::MissingFrame)?;
+        .ok_or_else(|| {
+            let shown = String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned();
+            ScanResultError::BadBeginLine(shown)
+        })?;
     if version != VERSION {
         return Err(ScanResultError::UnsupportedVersion {
             place: "begin line",

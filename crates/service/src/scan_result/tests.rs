@@ -191,8 +191,22 @@ fn frame_errors() {
     let garbled = e.frame.replacen("RESULT v1-----", "RESULT vX-----", 1);
     assert_eq!(
         decode(garbled.as_bytes(), &t),
-        Err(ScanResultError::MissingFrame)
+        Err(ScanResultError::BadBeginLine(
+            "-----BEGIN IMPRIMATUR SCAN RESULT vX-----".into()
+        ))
     );
+
+    // A complete frame, then a second one cut short: the last one is what
+    // the scanner meant, and it is cut.
+    let log = format!("{}{cut}", e.frame);
+    assert!(matches!(
+        decode(log.as_bytes(), &t),
+        Err(ScanResultError::Truncated { .. })
+    ));
+
+    // A log of empty lines costs no memory per line.
+    let blank = vec![b'\n'; 4 << 20];
+    assert_eq!(decode(&blank, &t), Err(ScanResultError::MissingFrame));
 }
 
 #[test]
