@@ -320,28 +320,33 @@ async fn finish(
     Ok(Action::await_change())
 }
 
-/// The reason and message of a scan that gave no accepted result.
+/// The reason and message of a scan that gave no accepted result: the
+/// scan's own error; a failed Job that left no whole frame (its reason and
+/// the log's tail); or a result refused by the checks (hash, length, ...).
 fn failure(
     outcome: &JobOutcome,
     error: &ScanResultError,
     pod: &PodOutput,
 ) -> (&'static str, String) {
+    use ScanResultError::{BadTerminationMessage, MissingFrame, ScanFailed, Truncated};
     match (outcome, error) {
-        (_, ScanResultError::ScanFailed(m)) => ("ScanFailed", format!("the scan failed: {m}")),
-        (JobOutcome::Failed { reason, message }, _) => {
+        (_, ScanFailed(m)) => ("ScanFailed", format!("the scan failed: {m}")),
+        (
+            JobOutcome::Failed { reason, message },
+            MissingFrame | Truncated { .. } | BadTerminationMessage(_),
+        ) => {
             let tail = scan_result::log_tail(&pod.log, LOG_TAIL);
             let said = if pod.termination.is_empty() {
                 "no termination message".to_owned()
             } else {
-                format!(
-                    "termination message {:?}",
-                    scan_result::log_tail(pod.termination.as_bytes(), LOG_TAIL)
-                )
+                let t = scan_result::log_tail(pod.termination.as_bytes(), LOG_TAIL);
+                format!("termination message {t:?}")
             };
             (
                 "ScanJobFailed",
                 format!(
-                    "the scan Job failed ({reason}: {message}) without a result; {said}; log tail: {tail:?}"
+                    "the scan Job failed ({reason}: {message}) without a result ({error}); \
+                     {said}; log tail: {tail:?}"
                 ),
             )
         }

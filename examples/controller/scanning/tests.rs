@@ -508,3 +508,30 @@ async fn a_job_failed_by_the_gate_still_delivers_its_verified_result() {
     assert_eq!(action, Action::await_change());
     no_more_requests(handle).await;
 }
+
+/// A Job failed by its gate whose log was tampered with: the hash mismatch
+/// is the reason, not the Job's failure.
+#[tokio::test]
+async fn a_failed_job_with_a_tampered_frame_is_rejected_for_its_hash() {
+    let (ctx, mut handle, _) = context();
+    let (log, termination) = scanner_output();
+    let tampered = log.replacen("\nH4sI", "\nH4sJ", 1);
+    assert_ne!(tampered, log, "the gzip magic starts the payload");
+    let failed = json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]});
+    let scenario = tokio::spawn(async move {
+        finished_job_reads(&mut handle, failed, &termination, &tampered).await;
+        let (body, send) = expect(&mut handle, Method::PATCH, REQUEST_STATUS).await;
+        let ready = condition(&body["status"], "Ready");
+        assert_eq!(ready["reason"], "ScanResultRejected");
+        assert!(
+            ready["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("SHA-256")),
+            "{ready}"
+        );
+        respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        handle
+    });
+    let (_, handle) = run_scenario(request(Some(job_created_status())), ctx, scenario).await;
+    no_more_requests(handle).await;
+}
