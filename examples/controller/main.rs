@@ -1,21 +1,27 @@
 //! `imprimatur-controller`: the Kubernetes controller for
 //! `ImageScanningRequest` and `ImageSigningRequest` (`cop.redhat.com/v1alpha2`),
-//! a start. It watches both kinds in every namespace it may list, runs the
-//! service pipeline for each request whose status does not answer its
-//! generation yet, and writes the status by server-side apply (field manager
-//! `imprimatur`). `/healthz` and `/readyz` answer on port 8080.
+//! a start. It watches both kinds in every namespace it may list. A scanning
+//! request is scanned by a Job (`scanning.rs`) whose verified result becomes
+//! its status; a signing request runs the service pipeline in process. Every
+//! status is written by server-side apply (field manager `imprimatur`).
+//! `/healthz` and `/readyz` answer on port 8080.
 //!
-//! Not yet: scans as Jobs (they run in this process), signing keys from
-//! Secrets (a mounted key directory, `IMPRIMATUR_KEY_DIR`, instead), events,
-//! finalizers, leader election, metrics, signing on push. See the controller
-//! issue.
+//! Not yet: scans of signing requests as Jobs (`requireScan` scans in this
+//! process), signing keys from Secrets (a mounted key directory,
+//! `IMPRIMATUR_KEY_DIR`, instead), events, finalizers, leader election,
+//! metrics, signing on push. See the controller issue.
 //!
-//! Environment: `IMPRIMATUR_KEY_DIR` (signing keys, file names are
+//! Environment: `IMPRIMATUR_SCANNER_IMAGE` (the image scan Jobs run, with
+//! `imprimatur` and OpenSCAP; required), `IMPRIMATUR_SCANNER_PULL_SECRET`
+//! (a Secret the kubelet pulls it with), `IMPRIMATUR_REGISTRY_AUTH_SECRET` (a
+//! `dockerconfigjson` Secret, in each request's namespace, mounted for the
+//! scan's own pull), `IMPRIMATUR_KEY_DIR` (signing keys, file names are
 //! `signingKeySecretName` values), `IMPRIMATUR_REGISTRIES_D` (default
 //! `/etc/containers/registries.d`), `IMPRIMATUR_LISTEN` (default
 //! `0.0.0.0:8080`).
 
 mod reconcile;
+mod scanning;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +30,9 @@ use std::sync::Arc;
 use futures_util::StreamExt as _;
 use imprimatur::registry::RegistryClient;
 use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
+use imprimatur::service::scan_job::{MANAGED_BY, MANAGED_BY_LABEL, ScanJobConfig};
 use imprimatur::service::{KeyDir, Pipeline};
+use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -51,6 +59,17 @@ async fn serve_health(listen: String) -> std::io::Result<()> {
     }
 }
 
+/// The scan Jobs' settings from the environment.
+fn scan_job_config() -> anyhow::Result<ScanJobConfig> {
+    let image = std::env::var("IMPRIMATUR_SCANNER_IMAGE").map_err(|_| {
+        anyhow::anyhow!("IMPRIMATUR_SCANNER_IMAGE is not set: the image scan Jobs run")
+    })?;
+    let mut config = ScanJobConfig::new(image);
+    config.image_pull_secret = std::env::var("IMPRIMATUR_SCANNER_PULL_SECRET").ok();
+    config.registry_auth_secret = std::env::var("IMPRIMATUR_REGISTRY_AUTH_SECRET").ok();
+    Ok(config)
+}
+
 async fn run() -> anyhow::Result<()> {
     let client = Client::try_default().await?;
     let registries_d = std::env::var_os("IMPRIMATUR_REGISTRIES_D")
@@ -70,8 +89,10 @@ async fn run() -> anyhow::Result<()> {
     }
     let ctx = Arc::new(Context {
         client: client.clone(),
+        resolver: scanning::pipeline_resolver(pipeline.clone()),
         pipeline,
         now: Arc::new(std::time::SystemTime::now),
+        scan_jobs: scan_job_config()?,
     });
     let listen = std::env::var("IMPRIMATUR_LISTEN").unwrap_or_else(|_| "0.0.0.0:8080".into());
     tokio::spawn(async move {
@@ -84,8 +105,12 @@ async fn run() -> anyhow::Result<()> {
         Api::<ImageScanningRequest>::all(client.clone()),
         watcher::Config::default(),
     )
+    .owns(
+        Api::<Job>::all(client.clone()),
+        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}")),
+    )
     .shutdown_on_signal()
-    .run(reconcile, error_policy, ctx.clone())
+    .run(scanning::reconcile_scanning, error_policy, ctx.clone())
     .for_each(|r| async move {
         if let Err(e) = r {
             eprintln!("imprimatur-controller: ImageScanningRequest: {e}");

@@ -1,12 +1,13 @@
-//! Reconciling `ImageScanningRequest` and `ImageSigningRequest`: a request
+//! Reconciling `ImageSigningRequest` (and what both kinds share): a request
 //! whose status already answers its current generation is left alone;
 //! otherwise its status goes to `Running`, the service pipeline runs, and the
-//! result is written. Every status write is a server-side apply of the status
+//! result is written. `ImageScanningRequest`s scan through Jobs instead
+//! (`scanning.rs`). Every status write is a server-side apply of the status
 //! subresource with one field manager ([`FIELD_MANAGER`]), so conditions merge
 //! by type (the CRD declares them a list map).
 //!
-//! Not yet the design of the controller issue: the pipeline runs in this
-//! process (scans included) instead of scan Jobs, and there are no events,
+//! Not yet the design of the controller issue: a signing request with
+//! `requireScan` still scans in this process, and there are no events,
 //! finalizers, leases or metrics.
 
 use std::fmt::Debug;
@@ -15,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
 use imprimatur::service::request::{Document, RequestMeta};
+use imprimatur::service::scan_job::ScanJobConfig;
 use imprimatur::service::status::{ConditionType, Phase, rfc3339};
 use imprimatur::service::{Pipeline, Request, RequestStatus};
 use kube::api::{Api, Patch, PatchParams};
@@ -23,6 +25,8 @@ use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+
+use crate::scanning::Resolver;
 
 /// The field manager of every status write.
 pub(crate) const FIELD_MANAGER: &str = "imprimatur";
@@ -35,6 +39,11 @@ pub(crate) struct Context {
     pub(crate) pipeline: Pipeline,
     /// The time source (fixed in tests).
     pub(crate) now: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+    /// How scan Jobs are made.
+    pub(crate) scan_jobs: ScanJobConfig,
+    /// Resolves a scanning request's image to its digest (the pipeline's
+    /// registry client; a fixed answer in tests).
+    pub(crate) resolver: Resolver,
 }
 
 /// Why a reconcile failed (retried by the error policy).
@@ -46,6 +55,12 @@ pub(crate) enum Error {
     /// The object has no namespace or name.
     #[error("request without namespace or name")]
     Unnamed,
+    /// The object has no UID (the scan Job's name needs it).
+    #[error("request without a UID")]
+    NoUid,
+    /// Reading a scan pod's log failed midway.
+    #[error("reading the scan pod's log: {0}")]
+    Log(#[source] std::io::Error),
 }
 
 /// The two kinds, as reconcile sees them.
@@ -120,7 +135,7 @@ pub(crate) fn is_done<K: RequestResource>(obj: &K) -> bool {
 
 /// Writes `status` through the status subresource (server-side apply,
 /// forced, field manager [`FIELD_MANAGER`]).
-async fn apply_status<K: RequestResource>(
+pub(crate) async fn apply_status<K: RequestResource>(
     api: &Api<K>,
     name: &str,
     status: &RequestStatus,
@@ -183,8 +198,8 @@ pub(crate) fn error_policy<K: RequestResource>(
 mod tests {
     use super::*;
     use http::{Request as HttpRequest, Response};
-    use imprimatur::service::crd::ImageScanningRequest;
-    use imprimatur::service::request::ImageScanningRequestSpec;
+    use imprimatur::service::crd::ImageSigningRequest;
+    use imprimatur::service::request::ImageSigningRequestSpec;
     use kube::client::Body;
     use std::time::UNIX_EPOCH;
 
@@ -200,15 +215,17 @@ mod tests {
             client,
             pipeline: Pipeline::new(registry),
             now: Arc::new(|| UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+            scan_jobs: ScanJobConfig::new("scanner:1"),
+            resolver: Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) })),
         };
         (Arc::new(ctx), handle)
     }
 
-    fn scanning(
-        spec: ImageScanningRequestSpec,
+    fn signing(
+        spec: ImageSigningRequestSpec,
         status: Option<RequestStatus>,
-    ) -> ImageScanningRequest {
-        let mut obj = ImageScanningRequest::new("scan-myapp", spec);
+    ) -> ImageSigningRequest {
+        let mut obj = ImageSigningRequest::new("sign-myapp", spec);
         obj.metadata.namespace = Some("team".into());
         obj.metadata.generation = Some(3);
         obj.status = status;
@@ -221,7 +238,7 @@ mod tests {
         assert_eq!(request.method(), http::Method::PATCH);
         assert_eq!(
             request.uri().to_string(),
-            "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagescanningrequests/scan-myapp/status?&force=true&fieldManager=imprimatur"
+            "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagesigningrequests/sign-myapp/status?&force=true&fieldManager=imprimatur"
         );
         assert_eq!(
             request.headers()["content-type"],
@@ -230,9 +247,9 @@ mod tests {
         let body = request.into_body().collect_bytes().await.expect("body");
         let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
         assert_eq!(body["apiVersion"], "cop.redhat.com/v1alpha2");
-        assert_eq!(body["kind"], "ImageScanningRequest");
+        assert_eq!(body["kind"], "ImageSigningRequest");
         check(&body["status"]);
-        let answer = scanning(ImageScanningRequestSpec::default(), None);
+        let answer = signing(ImageSigningRequestSpec::default(), None);
         send.send_response(
             Response::builder()
                 .body(Body::from(serde_json::to_vec(&answer).expect("json")))
@@ -255,7 +272,7 @@ mod tests {
             Some(3),
             UNIX_EPOCH,
         );
-        let obj = scanning(ImageScanningRequestSpec::default(), Some(status));
+        let obj = signing(ImageSigningRequestSpec::default(), Some(status));
         let action = reconcile(Arc::new(obj), ctx).await.expect("reconcile");
         assert_eq!(action, Action::await_change());
         // The client was dropped with the context: no request was ever made.
@@ -299,7 +316,7 @@ mod tests {
             .await;
             handle
         });
-        let obj = scanning(ImageScanningRequestSpec::default(), None);
+        let obj = signing(ImageSigningRequestSpec::default(), None);
         let action = reconcile(Arc::new(obj), ctx).await.expect("reconcile");
         assert_eq!(action, Action::await_change());
         let mut handle = tokio::time::timeout(Duration::from_secs(1), verifier)
@@ -321,8 +338,6 @@ mod tests {
     /// why, written to the signing kind's status subresource.
     #[tokio::test]
     async fn a_predecessor_signing_request_is_applied_to_its_own_kind() {
-        use imprimatur::service::crd::ImageSigningRequest;
-        use imprimatur::service::request::ImageSigningRequestSpec;
         let (ctx, mut handle) = context();
         let verifier = tokio::spawn(async move {
             for want in ["Running", "Failed"] {
@@ -384,7 +399,7 @@ mod tests {
             Some(2),
             UNIX_EPOCH,
         );
-        let obj = scanning(ImageScanningRequestSpec::default(), Some(status));
+        let obj = signing(ImageSigningRequestSpec::default(), Some(status));
         assert!(!is_done(&obj), "generation 3 observed as 2");
     }
 }

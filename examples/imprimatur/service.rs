@@ -16,7 +16,8 @@ use imprimatur::service::pipeline::{EventFn, Pipeline, PipelineEvent};
 use imprimatur::service::request::{
     API_VERSION, Document, ImageScanningRequestSpec, RequestMeta, ScanSettings,
 };
-use imprimatur::service::{KeyDir, Request, RunOutput, Scanner, ScratchDir};
+use imprimatur::service::scan_result::{self, ScanResult, TerminationMessage};
+use imprimatur::service::{KeyDir, Request, RunOutput, ScanOutput, Scanner, ScratchDir};
 
 use crate::registry_args::{RegistryArgs, runtime};
 
@@ -43,6 +44,12 @@ enum ReportFormat {
 ///
 /// Exit status: 0 the gate passed (or no gate), 1 it failed, 2 error.
 /// A summary goes to stdout (--json: the status object), progress to stderr.
+///
+/// In a scan Job (the controller's), --result-frame prints the result as a
+/// framed, compressed payload instead, and --termination-log writes its
+/// SHA-256, length, verdict and counts (or, on error, the reason) where the
+/// kubelet reads the termination message; the controller accepts the payload
+/// only when they match.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -77,6 +84,10 @@ pub(crate) struct ScanArgs {
     /// The gate (YAML or JSON).
     #[arg(long, value_name = "FILE")]
     gate: Option<PathBuf>,
+    /// The gate as JSON text instead of a file (scan Jobs pass the request's
+    /// gate this way: the pod mounts nothing).
+    #[arg(long = "gate-json", value_name = "JSON", conflicts_with = "gate")]
+    gate_json: Option<String>,
     /// Write oscap's ARF results here, unchanged.
     #[arg(long = "results-arf", value_name = "FILE")]
     results_arf: Option<PathBuf>,
@@ -89,6 +100,20 @@ pub(crate) struct ScanArgs {
     /// Print the status object as JSON instead of a summary.
     #[arg(long)]
     json: bool,
+    /// Print the scan result as a framed payload (gzip + base64 between
+    /// BEGIN/END lines) instead of a summary, for a controller to read from
+    /// the pod log.
+    #[arg(long = "result-frame", conflicts_with = "json")]
+    result_frame: bool,
+    /// Write the termination message (the frame's SHA-256 and length, the
+    /// verdict and counts; on error the reason) to this file, at most 4096
+    /// bytes. Usually /dev/termination-log.
+    #[arg(
+        long = "termination-log",
+        value_name = "FILE",
+        requires = "result_frame"
+    )]
+    termination_log: Option<PathBuf>,
     /// The longest the scan may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
     timeout: u64,
@@ -176,14 +201,59 @@ struct RunArgs {
 }
 
 pub(crate) fn scan_cmd(args: ScanArgs) -> ExitCode {
+    let termination_log = args.termination_log.clone();
     match scan(args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(path) = &termination_log {
+                let message = TerminationMessage::failure(&format!("{e:#}"));
+                if let Err(e) = write_termination_log(path, &message) {
+                    eprintln!("error: {e:#}");
+                }
+            }
             ExitCode::from(2)
         }
     }
+}
+
+/// Writes the termination message in place: the kubelet bind-mounts the
+/// file (so it cannot be replaced by a rename) and reads it only after the
+/// process exited, so one write and an fsync are enough.
+fn write_termination_log(path: &Path, message: &TerminationMessage) -> Result<()> {
+    let text = message.to_json()?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .with_context(|| format!("opening the termination log {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing the termination log {}", path.display()))
+}
+
+/// Prints the framed result on stdout (one write, after all progress) and
+/// writes the termination message.
+fn print_result_frame(
+    out: &RunOutput,
+    scan: &ScanOutput,
+    termination_log: Option<&Path>,
+) -> Result<()> {
+    let report = output::report_json(&scan.report)?;
+    let content = format!("{} ({})", scan.content.profile, scan.content.why);
+    let result = ScanResult::from_status(&out.status, Some(content), Some(&report))?;
+    let encoded = scan_result::encode(&result)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(encoded.frame.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing the result frame to stdout")?;
+    if let Some(path) = termination_log {
+        write_termination_log(path, &encoded.termination)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn request_cmd(args: RequestArgs) -> ExitCode {
@@ -220,7 +290,11 @@ fn load_gate(path: &Path) -> Result<Gate> {
 }
 
 fn scan(args: ScanArgs) -> Result<bool> {
-    let gate = args.gate.as_deref().map(load_gate).transpose()?;
+    let gate = match (&args.gate, &args.gate_json) {
+        (Some(path), _) => Some(load_gate(path)?),
+        (None, Some(text)) => Some(Gate::from_json(text).context("--gate-json")?),
+        (None, None) => None,
+    };
     let client = args.registry.client()?;
     let mut pipeline = Pipeline::new(client)
         .scanner(
@@ -267,7 +341,9 @@ fn scan(args: ScanArgs) -> Result<bool> {
         // The scan did not happen: the Ready condition says why.
         bail!("{}", failure_message(status));
     };
-    if args.json {
+    if args.result_frame {
+        print_result_frame(&out, scan, args.termination_log.as_deref())?;
+    } else if args.json {
         println!("{}", serde_json::to_string_pretty(status)?);
     } else {
         let mut o = std::io::stdout().lock();

@@ -151,6 +151,82 @@ fn scan_counts_equal_oscap_chroot_on_the_tree_umoci_unpacks() {
             .any(|l| l.as_str().is_some_and(|s| s.contains("sysctl probe"))),
         "{limits:?}"
     );
+
+    // The same image scanned as a scan Job does (one more real scan): the
+    // result read back from the frame agrees with the --json status.
+    result_frame_agrees_with_json(&image, &status, &scratch);
+}
+
+/// `scan --result-frame --termination-log` as the controller's Job runs it:
+/// stdout holds the frame (decoded by the library, checked against the
+/// termination message) and the counts are those of `--json`.
+fn result_frame_agrees_with_json(image: &str, status: &Value, scratch: &Scratch) {
+    use imprimatur::service::scan_result::{self, TerminationMessage, Verdict};
+    let termination_log = scratch.path("termination-log");
+    let out = run(imprimatur()
+        .args(["scan", "--result-frame", "--tls-verify=false"])
+        .arg("--termination-log")
+        .arg(&termination_log)
+        .arg(format!("docker://{image}")));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let termination = std::fs::read_to_string(&termination_log).expect("termination log");
+    assert!(termination.len() <= 4096, "{termination}");
+    // The pod log interleaves stderr (progress) with stdout.
+    let mut log = out.stderr.clone();
+    log.extend_from_slice(&out.stdout);
+    let result = scan_result::decode(&log, &termination).expect("the frame decodes");
+
+    assert_eq!(
+        serde_json::to_value(result.scan_result).expect("counts"),
+        status["scanResult"]
+    );
+    assert_eq!(
+        result.image_digest,
+        status["imageDigest"].as_str().expect("digest")
+    );
+    assert_eq!(
+        serde_json::to_value(&result.scan_limitations).expect("limits"),
+        status["scanLimitations"]
+    );
+    assert_eq!(result.verdict(), Verdict::None, "no gate given");
+    let summary = TerminationMessage::parse(&termination).expect("summary");
+    assert_eq!(summary.counts, Some(result.scan_result));
+    // The report came along, with the rule results.
+    let report = result.report.expect("the report fits");
+    assert!(
+        report["testResults"][0]["ruleResults"].is_array(),
+        "{report}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("rules:"),
+        "no summary on stdout"
+    );
+}
+
+/// A scan that cannot start still writes a termination message saying why,
+/// and exits 2.
+#[test]
+fn a_failed_result_frame_scan_writes_the_reason_to_the_termination_log() {
+    use imprimatur::service::scan_result::{self, ScanResultError};
+    let scratch = Scratch::new();
+    let termination_log = scratch.path("termination-log");
+    let out = run(imprimatur()
+        .args([
+            "scan",
+            "--result-frame",
+            "--tls-verify=false",
+            "--retry-times=0",
+        ])
+        .arg("--termination-log")
+        .arg(&termination_log)
+        .arg("docker://127.0.0.1:9/none/such:1"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "no frame: {}", stdout(&out));
+    let termination = std::fs::read_to_string(&termination_log).expect("termination log");
+    match scan_result::decode(&out.stdout, &termination) {
+        Err(ScanResultError::ScanFailed(m)) => assert!(m.contains("127.0.0.1:9"), "{m}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// A key, a trust configuration for the registry's scope with a `file://`

@@ -10,7 +10,10 @@
 //! - [`pipeline`]: resolve → scan → gate → sign → publish → verify.
 //! - [`keys`]: where signing keys come from.
 //! - [`scratch`]: where scratch roots go (memory when the image fits).
+//! - [`scan_result`]: a scan's result handed back from a Job (framed log
+//!   payload checked against the termination message).
 //! - `crd` (feature `kube`): the custom resources and their CRDs.
+//! - `scan_job` (feature `kube`): the Job that scans one request at one digest.
 //!
 //! The signed digest is always the scanned digest, a failed gate writes no
 //! signature, and running a request twice leaves one signature.
@@ -24,6 +27,9 @@ pub mod error;
 pub mod keys;
 pub mod pipeline;
 pub mod request;
+#[cfg(feature = "kube")]
+pub mod scan_job;
+pub mod scan_result;
 pub mod scanner;
 mod schema;
 pub mod scratch;

@@ -246,6 +246,15 @@ impl Pipeline {
         }
     }
 
+    /// Resolves a target to its digest, as a run does first: the image and
+    /// its resolution (for a multi-platform image, the platform's). The
+    /// controller pins a scan Job to this digest.
+    pub async fn resolve(&self, target: &ImageTarget) -> Result<(ImageReference, ResolvedImage)> {
+        let image = self.image_reference(target)?;
+        let resolved = ImageSource::new(&image, &self.client).resolve().await?;
+        Ok((image, resolved))
+    }
+
     /// Runs an `ImageScanningRequest`.
     pub async fn run_scanning(&self, doc: &Document<ImageScanningRequestSpec>) -> RunOutput {
         let mut run = Run::start(self, doc.metadata.generation);

@@ -1,0 +1,361 @@
+//! Reconciling an `ImageScanningRequest` with a scan Job.
+//!
+//! Each reconcile takes one step and returns, so a restart at any point
+//! resumes from what the API holds:
+//!
+//! 1. The digest: the one recorded in the status for this generation (a Job
+//!    was made for it), or resolved now. An image that cannot be resolved or
+//!    cannot be pulled by a pod ends `Failed` with the reason.
+//! 2. The Job for (request UID, digest) (`scan_job::job_name`): absent, it is
+//!    created and the status says `Running`, `Scanned=Unknown/JobCreated`.
+//! 3. Running: requeue, no writes (the `owns()` watch wakes us when it ends).
+//! 4. Finished: the pod's termination message and log are read, decoded and
+//!    verified (`scan_result`); a verified result becomes the status, and
+//!    the Job is deleted. A result that does not verify, or a Job that
+//!    failed without one, ends `Failed` saying why; the Job is then kept
+//!    (until its TTL) for whoever investigates. A finished Job made for an
+//!    older generation of the request is deleted instead, and the request
+//!    looked at again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::AsyncReadExt as _;
+use futures_util::future::BoxFuture;
+use imprimatur::service::crd::ImageScanningRequest;
+use imprimatur::service::request::{ImageTarget, target_of};
+use imprimatur::service::scan_job::{self, JobOutcome, SCAN_JOB_LABEL};
+use imprimatur::service::scan_result::{self, Limits, ScanResult, ScanResultError};
+use imprimatur::service::status::{ConditionStatus, ConditionType, Phase, rfc3339};
+use imprimatur::service::{Pipeline, RequestStatus};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt as _;
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
+use kube::runtime::controller::Action;
+
+use crate::reconcile::{Context, Error, apply_status, is_done};
+
+/// How often a running scan is looked at even without a Job event.
+const RUNNING_REQUEUE: Duration = Duration::from_secs(60);
+/// How soon a request looks again after deleting a stale Job.
+const STALE_JOB_REQUEUE: Duration = Duration::from_secs(5);
+/// The most of a log quoted in a `Failed` message.
+const LOG_TAIL: usize = 1024;
+
+/// An image pinned to its digest, as a scan Job pulls it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pinned {
+    /// `REPO@DIGEST` (the status's `unsignedImage`).
+    pub(crate) repo_at_digest: String,
+    /// The digest.
+    pub(crate) digest: String,
+}
+
+impl Pinned {
+    fn image(&self) -> String {
+        format!("docker://{}", self.repo_at_digest)
+    }
+}
+
+/// Resolves a request's image to a [`Pinned`] one, or says why not.
+pub(crate) type Resolver =
+    Arc<dyn Fn(ImageTarget) -> BoxFuture<'static, Result<Pinned, String>> + Send + Sync>;
+
+/// The resolver of a pipeline (its registry client and image stream
+/// registry). Images that are not in a registry are refused: a pod cannot
+/// reach the controller's files.
+pub(crate) fn pipeline_resolver(pipeline: Pipeline) -> Resolver {
+    Arc::new(move |target| {
+        let pipeline = pipeline.clone();
+        Box::pin(async move {
+            let (image, resolved) = pipeline.resolve(&target).await.map_err(|e| e.to_string())?;
+            match image {
+                imprimatur::registry::ImageReference::Docker(r) => Ok(Pinned {
+                    repo_at_digest: format!("{}@{}", r.name(), resolved.digest),
+                    digest: resolved.digest.to_string(),
+                }),
+                other => Err(format!(
+                    "{other} is not in a registry: a scan Job can only pull docker:// images"
+                )),
+            }
+        })
+    })
+}
+
+/// Reconciles one `ImageScanningRequest`.
+pub(crate) async fn reconcile_scanning(
+    obj: Arc<ImageScanningRequest>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    if is_done(obj.as_ref()) {
+        return Ok(Action::await_change());
+    }
+    let (Some(ns), name) = (obj.namespace(), obj.name_any()) else {
+        return Err(Error::Unnamed);
+    };
+    let uid = obj.metadata.uid.clone().ok_or(Error::NoUid)?;
+    let requests: Api<ImageScanningRequest> = Api::namespaced(ctx.client.clone(), &ns);
+    let pinned = match recorded(&obj) {
+        Some(p) => p,
+        None => match resolve(&obj, &ctx).await {
+            Ok(p) => p,
+            Err((reason, message)) => {
+                let status = failed(&obj, &ctx, reason, &message);
+                apply_status(&requests, &name, &status).await?;
+                return Ok(Action::await_change());
+            }
+        },
+    };
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+    let job_name = scan_job::job_name(&uid, &pinned.digest);
+    let Some(job) = jobs.get_opt(&job_name).await? else {
+        return create_job(&obj, &ctx, &jobs, &requests, &pinned).await;
+    };
+    match scan_job::job_outcome(&job) {
+        JobOutcome::Running => Ok(Action::requeue(RUNNING_REQUEUE)),
+        _ if scan_job::job_generation(&job) != obj.metadata.generation => {
+            // Scanned for an older spec (another gate, other content): not
+            // this generation's result. Deleted; the next pass makes a new one.
+            jobs.delete(&job_name, &DeleteParams::background()).await?;
+            Ok(Action::requeue(STALE_JOB_REQUEUE))
+        }
+        outcome => {
+            let result = read_result(&ctx, &ns, &job_name, &pinned).await?;
+            finish(&obj, &ctx, &requests, &jobs, &job_name, outcome, result).await
+        }
+    }
+}
+
+/// The digest recorded for this generation: a Job was made for it (the
+/// `Scanned` condition observed this generation), so the tag is not
+/// resolved again mid-scan.
+fn recorded(obj: &ImageScanningRequest) -> Option<Pinned> {
+    let status = obj.status.as_ref()?;
+    let scanned = status.condition(ConditionType::Scanned)?;
+    if scanned.observed_generation != obj.metadata.generation {
+        return None;
+    }
+    Some(Pinned {
+        repo_at_digest: status.unsigned_image.clone()?,
+        digest: status.image_digest.clone()?,
+    })
+}
+
+/// The pinned image, or the reason (`InvalidRequest`, `ImageUnavailable`)
+/// and message of why not.
+async fn resolve(
+    obj: &ImageScanningRequest,
+    ctx: &Context,
+) -> Result<Pinned, (&'static str, String)> {
+    let meta = imprimatur::service::request::RequestMeta {
+        namespace: obj.namespace(),
+        ..Default::default()
+    };
+    let target = target_of(
+        obj.spec.image_stream_tag.as_deref(),
+        obj.spec.image.as_deref(),
+        &meta,
+    )
+    .map_err(|e| ("InvalidRequest", e.to_string()))?;
+    (ctx.resolver)(target)
+        .await
+        .map_err(|m| ("ImageUnavailable", m))
+}
+
+/// A `Failed` status with `Ready=False` and the reason.
+fn failed(obj: &ImageScanningRequest, ctx: &Context, reason: &str, message: &str) -> RequestStatus {
+    let now = (ctx.now)();
+    let mut status = obj.status.clone().unwrap_or_default();
+    status.phase = Some(Phase::Failed);
+    let generation = obj.metadata.generation;
+    status.set_condition(
+        ConditionType::Ready,
+        ConditionStatus::False,
+        reason,
+        message,
+        generation,
+        now,
+    );
+    status.end_time = Some(rfc3339(now));
+    status
+}
+
+async fn create_job(
+    obj: &ImageScanningRequest,
+    ctx: &Context,
+    jobs: &Api<Job>,
+    requests: &Api<ImageScanningRequest>,
+    pinned: &Pinned,
+) -> Result<Action, Error> {
+    let job = match scan_job::scan_job(&ctx.scan_jobs, obj, &pinned.image(), &pinned.digest) {
+        Ok(job) => job,
+        Err(e) => {
+            let status = failed(obj, ctx, "InvalidRequest", &e.to_string());
+            apply_status(requests, &obj.name_any(), &status).await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let job_name = job.name_any();
+    match jobs.create(&PostParams::default(), &job).await {
+        Ok(_) => {}
+        // Made by an earlier reconcile whose status write was lost.
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
+    let now = (ctx.now)();
+    let mut status = obj.status.clone().unwrap_or_default();
+    status.phase = Some(Phase::Running);
+    status.start_time = Some(rfc3339(now));
+    status.end_time = None;
+    status.image_digest = Some(pinned.digest.clone());
+    status.unsigned_image = Some(pinned.repo_at_digest.clone());
+    status.set_condition(
+        ConditionType::Scanned,
+        ConditionStatus::Unknown,
+        "JobCreated",
+        format!("scan Job {job_name} created for {}", pinned.digest),
+        obj.metadata.generation,
+        now,
+    );
+    apply_status(requests, &obj.name_any(), &status).await?;
+    Ok(Action::requeue(RUNNING_REQUEUE))
+}
+
+/// What the finished Job's pod left: its termination message and log,
+/// bounded. A missing pod or log is an empty one (the decoder says what is
+/// missing).
+struct PodOutput {
+    termination: String,
+    log: Vec<u8>,
+}
+
+async fn read_result(
+    ctx: &Context,
+    ns: &str,
+    job_name: &str,
+    pinned: &Pinned,
+) -> Result<(PodOutput, Result<ScanResult, ScanResultError>), Error> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let list = pods
+        .list(&ListParams::default().labels(&format!("{SCAN_JOB_LABEL}={job_name}")))
+        .await?;
+    let newest = list
+        .items
+        .into_iter()
+        .max_by(|a, b| a.creation_timestamp().cmp(&b.creation_timestamp()));
+    let Some(pod) = newest else {
+        let out = PodOutput {
+            termination: String::new(),
+            log: Vec::new(),
+        };
+        return Ok((out, Err(ScanResultError::MissingFrame)));
+    };
+    let termination = scan_job::termination_message(&pod)
+        .unwrap_or_default()
+        .to_owned();
+    let log = read_log(&pods, &pod.name_any()).await?;
+    let result = scan_result::decode(&log, &termination)
+        .and_then(|r| r.ensure_digest(&pinned.digest).map(|()| r));
+    Ok((PodOutput { termination, log }, result))
+}
+
+/// The scan container's log, at most the decoder's limit plus one byte (so
+/// that a longer log is reported as too large, not silently cut).
+async fn read_log(pods: &Api<Pod>, pod: &str) -> Result<Vec<u8>, Error> {
+    let max = Limits::default().log;
+    let params = LogParams {
+        container: Some(scan_job::CONTAINER.into()),
+        limit_bytes: Some(max as i64 + 1),
+        ..LogParams::default()
+    };
+    let stream = match pods.log_stream(pod, &params).await {
+        Ok(s) => s,
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut log = Vec::new();
+    stream
+        .take(max as u64 + 1)
+        .read_to_end(&mut log)
+        .await
+        .map_err(Error::Log)?;
+    Ok(log)
+}
+
+/// Writes what the finished Job gave: the verified result (then deletes the
+/// Job, which has nothing more to give), or `Failed` with why there is none
+/// (the Job is kept until its TTL for whoever investigates).
+async fn finish(
+    obj: &ImageScanningRequest,
+    ctx: &Context,
+    requests: &Api<ImageScanningRequest>,
+    jobs: &Api<Job>,
+    job_name: &str,
+    outcome: JobOutcome,
+    (pod, result): (PodOutput, Result<ScanResult, ScanResultError>),
+) -> Result<Action, Error> {
+    let name = obj.name_any();
+    match result {
+        Ok(result) => {
+            let mut status = obj.status.clone().unwrap_or_default();
+            result.apply_to(&mut status, obj.metadata.generation, (ctx.now)());
+            apply_status(requests, &name, &status).await?;
+            jobs.delete(job_name, &DeleteParams::background()).await?;
+        }
+        Err(error) => {
+            let (reason, message) = failure(&outcome, &error, &pod);
+            let mut status = failed(obj, ctx, reason, &message);
+            status.set_condition(
+                ConditionType::Scanned,
+                ConditionStatus::False,
+                reason,
+                message,
+                obj.metadata.generation,
+                (ctx.now)(),
+            );
+            apply_status(requests, &name, &status).await?;
+        }
+    }
+    Ok(Action::await_change())
+}
+
+/// The reason and message of a scan that gave no accepted result: the
+/// scan's own error; a failed Job that left no whole frame (its reason and
+/// the log's tail); or a result refused by the checks (hash, length, ...).
+fn failure(
+    outcome: &JobOutcome,
+    error: &ScanResultError,
+    pod: &PodOutput,
+) -> (&'static str, String) {
+    use ScanResultError::{BadTerminationMessage, MissingFrame, ScanFailed, Truncated};
+    match (outcome, error) {
+        (_, ScanFailed(m)) => ("ScanFailed", format!("the scan failed: {m}")),
+        (
+            JobOutcome::Failed { reason, message },
+            MissingFrame | Truncated { .. } | BadTerminationMessage(_),
+        ) => {
+            let tail = scan_result::log_tail(&pod.log, LOG_TAIL);
+            let said = if pod.termination.is_empty() {
+                "no termination message".to_owned()
+            } else {
+                let t = scan_result::log_tail(pod.termination.as_bytes(), LOG_TAIL);
+                format!("termination message {t:?}")
+            };
+            (
+                "ScanJobFailed",
+                format!(
+                    "the scan Job failed ({reason}: {message}) without a result ({error}); \
+                     {said}; log tail: {tail:?}"
+                ),
+            )
+        }
+        (_, e) => (
+            "ScanResultRejected",
+            format!("the scan Job's result was refused: {e}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;
