@@ -15,6 +15,7 @@
 //! | [`registry`] | `imprimatur-registry` | images where they live (registries, OCI layouts, `dir:`), safe unpacking, signature stores |
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub use imprimatur_arf as arf;
 pub use imprimatur_policy as policy;
