@@ -83,7 +83,7 @@ mod verify;
 pub use clock::{Clock, SystemClock};
 pub use envelope::{StoredFormat, UntrustedSignatureInfo, classify_stored_blob, untrusted_dump};
 pub use error::{
-    Error, ErrorChain, KeyError, MalformedError, ManifestError, OpenPgpError, PayloadError,
+    Error, ErrorChain, KeyError, KeyInvalidReason, MalformedError, ManifestError, OpenPgpError, PayloadError,
     VerifyError,
 };
 pub use fingerprint::Fingerprint;
