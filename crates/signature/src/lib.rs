@@ -83,8 +83,8 @@ mod verify;
 pub use clock::{Clock, SystemClock};
 pub use envelope::{StoredFormat, UntrustedSignatureInfo, classify_stored_blob, untrusted_dump};
 pub use error::{
-    Error, ErrorChain, KeyError, KeyInvalidReason, MalformedError, ManifestError, OpenPgpError, PayloadError,
-    VerifyError,
+    Error, ErrorChain, KeyError, KeyInvalidReason, MalformedError, ManifestError, OpenPgpError,
+    PayloadError, VerifyError,
 };
 pub use fingerprint::Fingerprint;
 pub use keys::{
@@ -99,6 +99,14 @@ pub use standalone::{StandaloneVerified, verify_standalone, verify_standalone_di
 pub use verify::{
     MAX_PAYLOAD_BYTES, MAX_SIGNATURE_BYTES, SubkeyAttribution, VerifiedSignature, Verifier,
 };
+
+/// A buffer wiped when dropped, from the `zeroize` crate (version 1):
+/// [`GeneratedKey::secret_armored`] returns secret key material in it.
+///
+/// Re-exported so that callers can name the type without depending on
+/// `zeroize` themselves; `zeroize` 1 has kept this type stable since 2019,
+/// and `imprimatur-sigstore` returns the same type for its private keys.
+pub use zeroize::Zeroizing;
 
 /// The sequoia-openpgp crate this library is built on.
 ///

@@ -414,10 +414,20 @@ mod tests {
     #[test]
     fn debug_never_shows_the_secret() {
         let key = PrivateKey::generate().expect("generate");
-        let der = key.to_pkcs8_der().expect("der");
+        let scalar = key.key.to_bytes();
         let shown = format!("{key:?} {key:#?}");
         assert!(shown.contains(&key.public_key().key_id()));
-        assert!(!shown.contains(&hex::encode(&der[der.len() - 8..])));
+        let hex = hex::encode(&scalar[..8]);
+        let listed = format!("{:?}", &scalar[..8]);
+        for needle in [
+            hex.clone(),
+            hex.to_uppercase(),
+            listed.trim_end_matches(']').into(),
+        ] {
+            assert!(!shown.contains(&needle), "secret {needle} in {shown}");
+        }
+        // The needle is what a derived Debug over the scalar would print.
+        assert!(format!("{:?}", &scalar[..]).contains(listed.trim_end_matches(']')));
     }
 
     #[test]
