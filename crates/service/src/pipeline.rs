@@ -613,7 +613,7 @@ impl<'p> Run<'p> {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0);
-                let payload = sig::Payload::new(&identity_text, &resolved.digest, timestamp);
+                let payload = sig::Payload::for_image(identity, &resolved.digest, timestamp);
                 let blob = signer.sign_at(&payload, self.pipeline.now())?;
                 self.condition(
                     ConditionType::Signed,

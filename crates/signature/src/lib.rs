@@ -34,7 +34,7 @@
 //! # Example
 //!
 //! ```
-//! use imprimatur_reference::Digest;
+//! use imprimatur_reference::Reference;
 //! use imprimatur_signature::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,7 +45,8 @@
 //! // Sign a manifest for an identity.
 //! let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#;
 //! let digest = manifest_digest(manifest)?;
-//! let payload = Payload::new("registry.example.com/app:1.0", &digest, 1_700_000_000);
+//! let image = Reference::parse_normalized("registry.example.com/app:1.0")?;
+//! let payload = Payload::for_image(&image, &digest, 1_700_000_000);
 //! let signer = Signer::builder(key.secret_key()).build()?;
 //! let blob = signer.sign(&payload)?;
 //!

@@ -83,6 +83,12 @@ impl Verified {
 
     /// Checks that the signed identity is exactly `expected` (policy
     /// evaluation applies `signedIdentity` rules instead).
+    ///
+    /// A string, not a [`Reference`](imprimatur_reference::Reference), on
+    /// purpose: the comparison is with the text as signed, byte for byte,
+    /// and cosign signs the reference as the user wrote it
+    /// (`registry.example/app:1`, `busybox`); normalizing would accept
+    /// identities that were never signed in that form.
     pub fn check_identity(&self, expected: &str) -> Result<(), VerifyError> {
         if self.payload.docker_reference == expected {
             Ok(())
@@ -96,7 +102,8 @@ impl Verified {
 }
 
 /// Verifies `signature` for an image: cryptography under one of `keys`,
-/// strict payload, the manifest's digest, and exactly `identity`.
+/// strict payload, the manifest's digest, and exactly `identity` (the
+/// signed text, see [`Verified::check_identity`] for why a string).
 pub fn verify_for_image(
     keys: &[PublicKey],
     signature: &SigstoreSignature,
