@@ -67,7 +67,9 @@ mod pem;
 mod verify;
 
 pub use attachment::{SIGNATURE_ANNOTATION, SIGNATURE_MIME_TYPE, SigstoreSignature};
-pub use error::{AttachmentError, KeyError, PayloadError, VerifyError};
+pub use error::{
+    AttachmentError, Base64Error, KeyError, PayloadError, SignatureEncodingError, VerifyError,
+};
 pub use imprimatur_signature::Passphrase;
 pub use keys::{
     COSIGN_PRIVATE_KEY_PEM_TYPE, MAX_KEY_FILE_BYTES, PUBLIC_KEY_PEM_TYPE, PrivateKey, PublicKey,
