@@ -438,6 +438,14 @@ mod tests {
         assert_eq!(v.verify(b""), Err(VerifyError::Empty));
         let big = vec![0xa3u8; MAX_SIGNATURE_BYTES + 1];
         assert!(matches!(v.verify(&big), Err(VerifyError::TooLarge { .. })));
-        assert!(v.verify(b"invalid signature").is_err());
+        // Text that is no OpenPGP data: refused by sequoia's parser, typed.
+        assert!(
+            matches!(
+                v.verify(b"invalid signature"),
+                Err(VerifyError::Malformed(MalformedError::Parse(_)))
+            ),
+            "{:?}",
+            v.verify(b"invalid signature")
+        );
     }
 }
