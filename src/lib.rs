@@ -6,7 +6,7 @@
 //!
 //! | module | crate | what it does |
 //! |---|---|---|
-//! | [`reference`] | `imprimatur-reference` | docker references and digests, normalized as containers/image does |
+//! | [`reference`](mod@crate::reference) | `imprimatur-reference` | docker references and digests, normalized as containers/image does |
 //! | [`signature`] | `imprimatur-signature` | atomic ("simple signing") signatures: payload, sign, verify, keys |
 //! | [`sigstore`] | `imprimatur-sigstore` | key-based sigstore (cosign) signatures: keys, payload, sign, verify, attachments |
 //! | [`arf`] | `imprimatur-arf` | OpenSCAP ARF / XCCDF / OVAL results: streaming parser, summaries, gates, reports |
