@@ -6,7 +6,7 @@
 //!
 //! | module | crate | what it does |
 //! |---|---|---|
-//! | [`reference`] | `imprimatur-reference` | docker references and digests, normalized as containers/image does |
+//! | [`reference`](mod@crate::reference) | `imprimatur-reference` | docker references and digests, normalized as containers/image does |
 //! | [`signature`] | `imprimatur-signature` | atomic ("simple signing") signatures: payload, sign, verify, keys |
 //! | [`sigstore`] | `imprimatur-sigstore` | key-based sigstore (cosign) signatures: keys, payload, sign, verify, attachments |
 //! | [`arf`] | `imprimatur-arf` | OpenSCAP ARF / XCCDF / OVAL results: streaming parser, summaries, gates, reports |
@@ -15,6 +15,7 @@
 //! | [`registry`] | `imprimatur-registry` | images where they live (registries, OCI layouts, `dir:`), safe unpacking, signature stores |
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub use imprimatur_arf as arf;
 pub use imprimatur_policy as policy;

@@ -489,7 +489,7 @@ async fn sign_one(
     let claimed = identity_for(image, identity)?;
     let located = locate(image, Some(&claimed), client, options).await?;
     let digest: &Digest = &located.resolved.digest;
-    let payload = sig::Payload::new(&claimed.to_string(), digest, timestamp);
+    let payload = sig::Payload::for_image(&claimed, digest, timestamp);
     let blob = signer.sign(&payload)?;
     let added = located
         .store

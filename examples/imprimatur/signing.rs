@@ -324,8 +324,6 @@ fn sign_inner(args: SignArgs) -> Result<()> {
 #[derive(Debug)]
 struct BatchItem {
     reference: Reference,
-    /// `reference` as signed: normalized, fully explicit.
-    reference_string: String,
     digest: Digest,
 }
 
@@ -377,11 +375,7 @@ fn parse_batch_list(text: &str) -> Result<Vec<BatchItem>, Vec<(usize, String)>> 
             continue;
         };
         match (parse_reference(r), parse_digest(d)) {
-            (Ok(reference), Ok(digest)) => items.push(BatchItem {
-                reference_string: reference.to_string(),
-                reference,
-                digest,
-            }),
+            (Ok(reference), Ok(digest)) => items.push(BatchItem { reference, digest }),
             (Err(e), _) | (_, Err(e)) => errors.push((i + 1, format!("{e:#}"))),
         }
     }
@@ -431,8 +425,7 @@ fn sign_batch(
                 while !failed.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = items.get(i) else { break };
-                    let payload =
-                        sig::Payload::new(&item.reference_string, &item.digest, timestamp);
+                    let payload = sig::Payload::for_image(&item.reference, &item.digest, timestamp);
                     let result = signer
                         .sign(&payload)
                         .map_err(anyhow::Error::from)

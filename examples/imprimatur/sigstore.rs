@@ -160,7 +160,7 @@ async fn sign_one(
     let digest: &Digest = &resolved.digest;
     let signature = cosign::sign(
         key,
-        &SigstorePayload::new(&claimed.to_string(), digest, timestamp),
+        &SigstorePayload::for_image(&claimed, digest, timestamp),
     );
     let out = Attachments::new(client, &repository)
         .add(digest, &[signature])

@@ -12,7 +12,7 @@ use imprimatur::reference::{Digest, Reference};
 use imprimatur::registry::docker::{CredentialSource, RegistryClient};
 use imprimatur::registry::sigstore::Attachments;
 use imprimatur::sigstore::{
-    Passphrase, PrivateKey, PublicKey, SigstorePayload, SigstoreSignature, VerifyError,
+    KeyError, Passphrase, PrivateKey, PublicKey, SigstorePayload, SigstoreSignature, VerifyError,
     attachment::AttachmentManifest, sign, verify_for_image,
 };
 
@@ -237,7 +237,10 @@ fn sigstore_key_files_interoperate_with_python() {
     assert!(
         PrivateKey::from_encrypted_pem(relabeled.as_bytes(), &Passphrase::from("s3cret")).is_ok()
     );
-    assert!(PrivateKey::from_encrypted_pem(&file, &Passphrase::from("S3cret")).is_err());
+    assert_eq!(
+        PrivateKey::from_encrypted_pem(&file, &Passphrase::from("S3cret")).err(),
+        Some(KeyError::Decrypt)
+    );
 }
 
 #[test]
@@ -333,7 +336,10 @@ fn sigstore_verdicts_agree_with_python() {
         let v = verify_for_image(&trusted, &sig, manifest, identity)
             .expect("python's signature accepted");
         assert_eq!(v.payload.timestamp, Some(1_700_000_001));
-        assert!(verify_for_image(&other, &sig, manifest, identity).is_err());
+        assert_eq!(
+            verify_for_image(&other, &sig, manifest, identity).err(),
+            Some(VerifyError::BadSignature { keys: 1 })
+        );
     }
     // And with a key Python generated and wrote in the cosign format.
     let (py_private, py_pub) = (sc.path("py.key"), sc.path("py.pub"));
@@ -345,7 +351,10 @@ fn sigstore_verdicts_agree_with_python() {
     );
     let py_key = [PublicKey::from_pem(&std::fs::read(&py_pub).expect("pub")).expect("pub")];
     assert!(verify_for_image(&py_key, &sig, manifest, identity).is_ok());
-    assert!(verify_for_image(&trusted, &sig, manifest, identity).is_err());
+    assert_eq!(
+        verify_for_image(&trusted, &sig, manifest, identity).err(),
+        Some(VerifyError::BadSignature { keys: 1 })
+    );
 }
 
 /// The whole registry round: our attachments read by skopeo byte-exactly,

@@ -14,6 +14,7 @@ use imprimatur_signature::{
 use serde_json::{Value, json};
 
 use crate::identity::identity_matches;
+use crate::key_loader::{KeyFileError, KeyLoader};
 use crate::model::{
     IdentityMatch, KeySource, KeyType, Policy, Requirement, SignedBy, SigstoreKeySource,
     SigstoreSigned, SigstoreTrust,
@@ -25,15 +26,11 @@ use imprimatur_sigstore::{PublicKey as SigstorePublicKey, SigstorePayload, Sigst
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeysError {
-    /// The [`KeyLoader`] could not read a key file.
-    #[error("{message}")]
-    Load {
-        /// The path as written in the policy.
-        path: String,
-        /// The loader's message (e.g. `open /x: no such file or directory`,
-        /// as containers/image words it).
-        message: String,
-    },
+    /// The [`KeyLoader`] could not read a key file: the path and the I/O
+    /// error (`open /x: no such file or directory`, as containers/image
+    /// words it, when printed as a chain).
+    #[error(transparent)]
+    Load(#[from] KeyFileError),
     /// Key data could not be used (too large).
     #[error("key data")]
     KeyData(#[source] KeyError),
@@ -43,39 +40,6 @@ pub enum KeysError {
     /// A `sigstoreSigned` public key is not a PEM ECDSA P-256 key.
     #[error("parsing public key")]
     SigstoreKey(#[source] imprimatur_sigstore::KeyError),
-}
-
-/// Reads key files named by `keyPath`/`keyPaths`. The error string is shown
-/// to the user (e.g. `open /x: no such file or directory`) and kept in
-/// [`KeysError::Load`] with the path.
-///
-/// (The message stays a `String` here because implementations in other
-/// crates, such as `imprimatur-registry`'s `FsKeyLoader`, implement this
-/// signature; [`KeysError`] types everything around it.)
-pub trait KeyLoader: Send + Sync {
-    /// The bytes of the key file at `path` (as written in the policy).
-    fn load(&self, path: &str) -> Result<Vec<u8>, String>;
-}
-
-impl<F> KeyLoader for F
-where
-    F: Fn(&str) -> Result<Vec<u8>, String> + Send + Sync,
-{
-    fn load(&self, path: &str) -> Result<Vec<u8>, String> {
-        self(path)
-    }
-}
-
-/// A loader for policies without key files: every path is an error.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoKeyFiles;
-
-impl KeyLoader for NoKeyFiles {
-    fn load(&self, path: &str) -> Result<Vec<u8>, String> {
-        Err(format!(
-            "open {path}: key files are not available in this context"
-        ))
-    }
 }
 
 /// An image to evaluate: who it is, its manifest and its signature blobs
@@ -599,12 +563,7 @@ impl<L: KeyLoader> Evaluator<L> {
                 .map(|_| ())
                 .map_err(KeysError::KeyData)
         };
-        let load = |path: &String| {
-            self.loader.load(path).map_err(|message| KeysError::Load {
-                path: path.clone(),
-                message,
-            })
-        };
+        let load = |path: &String| self.loader.load(path).map_err(KeysError::Load);
         match source {
             KeySource::Path(p) => add(&load(p)?)?,
             KeySource::Paths(ps) => {
@@ -847,12 +806,7 @@ impl<L: KeyLoader> Evaluator<L> {
     fn load_sigstore_keys(&self, source: &SigstoreKeySource) -> LoadedSigstoreKeys {
         let parse =
             |bytes: &[u8]| SigstorePublicKey::from_pem(bytes).map_err(KeysError::SigstoreKey);
-        let load = |path: &String| {
-            self.loader.load(path).map_err(|message| KeysError::Load {
-                path: path.clone(),
-                message,
-            })
-        };
+        let load = |path: &String| self.loader.load(path).map_err(KeysError::Load);
         let keys = match source {
             SigstoreKeySource::Path(p) => vec![parse(&load(p)?)?],
             SigstoreKeySource::Paths(ps) => ps

@@ -67,6 +67,7 @@
 mod error;
 mod eval;
 mod identity;
+mod key_loader;
 mod lint;
 pub mod lookaside;
 mod model;
@@ -79,11 +80,11 @@ pub mod view;
 
 pub use error::{Error, PolicyRule};
 pub use eval::{
-    AcceptedSignature, Decision, Evaluator, Image, KeyLoader, KeysError, NoKeyFiles, Rejection,
-    RequirementOutcome, SignatureOutcome, SignatureVerdict, describe_identity,
-    describe_requirement, evaluate,
+    AcceptedSignature, Decision, Evaluator, Image, KeysError, Rejection, RequirementOutcome,
+    SignatureOutcome, SignatureVerdict, describe_identity, describe_requirement, evaluate,
 };
 pub use identity::{identity_matches, ref_matches_prefix, remap};
+pub use key_loader::{KeyFileError, KeyLoader, NoKeyFiles};
 pub use lint::{Finding, FindingKind, Location, Severity, lint, lint_policy, lint_registries};
 pub use model::{
     IdentityMatch, KNOWN_TRANSPORTS, KeySource, KeyType, MAX_POLICY_BYTES, Policy, Requirement,

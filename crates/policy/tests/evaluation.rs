@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use imprimatur_policy::{
-    Decision, Evaluator, Image, KeyLoader, Policy, PolicyImage, Rejection, SignatureVerdict,
+    Decision, Evaluator, Image, KeyFileError, KeyLoader, Policy, PolicyImage, Rejection,
+    SignatureVerdict,
 };
 use imprimatur_signature::{
     KeyGenOptions, Payload, Signer, SubkeyAttribution, generate_key, manifest_digest,
@@ -17,11 +18,8 @@ use imprimatur_signature::{
 struct FsKeyLoader;
 
 impl KeyLoader for FsKeyLoader {
-    fn load(&self, path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("open {path}: no such file or directory"),
-            _ => format!("open {path}: {e}"),
-        })
+    fn load(&self, path: &str) -> Result<Vec<u8>, KeyFileError> {
+        std::fs::read(path).map_err(|e| KeyFileError::new(path, e))
     }
 }
 
@@ -333,9 +331,9 @@ fn accepted_author_query() {
 #[test]
 fn keys_are_loaded_once_per_evaluator() {
     let reads = AtomicUsize::new(0);
-    let loader = |path: &str| -> Result<Vec<u8>, String> {
+    let loader = |path: &str| -> Result<Vec<u8>, KeyFileError> {
         reads.fetch_add(1, Ordering::SeqCst);
-        std::fs::read(path).map_err(|e| e.to_string())
+        std::fs::read(path).map_err(|e| KeyFileError::new(path, e))
     };
     let p = default_policy(&sb(""));
     let d = dir_image("dir-img-valid-2");
@@ -467,9 +465,11 @@ fn rejections_are_typed() {
     );
     let d = decide(&missing, "dir-img-valid");
     match verdict(&d) {
-        SignatureVerdict::Rejected(Rejection::Keys(KeysError::Load { path, message })) => {
-            assert_eq!(path, "/nonexistent/key.gpg");
-            assert!(message.contains("no such file or directory"), "{message}");
+        SignatureVerdict::Rejected(Rejection::Keys(KeysError::Load(e))) => {
+            assert_eq!(e.path(), "/nonexistent/key.gpg");
+            assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+            let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+            assert!(io.is_some(), "the I/O error is the source: {e:?}");
         }
         other => panic!("{other:?}"),
     }

@@ -3,11 +3,12 @@
 //! one image each judged by its own requirement.
 
 use std::collections::HashMap;
+use std::io;
 
 use base64::Engine as _;
 use imprimatur_policy::{
-    Decision, Evaluator, IdentityMatch, Image, Policy, PolicyImage, Rejection, Requirement,
-    SignatureVerdict, SigstoreSigned,
+    Decision, Evaluator, IdentityMatch, Image, KeyFileError, Policy, PolicyImage, Rejection,
+    Requirement, SignatureVerdict, SigstoreSigned,
 };
 use imprimatur_reference::Digest;
 use imprimatur_signature::{KeyGenOptions, Payload, Signer, generate_key};
@@ -47,7 +48,7 @@ impl Fixture {
             files
                 .get(p)
                 .cloned()
-                .ok_or_else(|| format!("open {p}: no such file or directory"))
+                .ok_or_else(|| KeyFileError::new(p, io::ErrorKind::NotFound.into()))
         };
         let image = Image::new(
             PolicyImage::parse_docker(reference).expect("reference"),

@@ -72,6 +72,7 @@
 //! [`Reference::parse_normalized`].
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod digest;
 mod error;

@@ -32,7 +32,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use imprimatur_policy::{Policy, RegistriesConfig, RegistriesFile, Section};
+use imprimatur_policy::{KeyFileError, Policy, RegistriesConfig, RegistriesFile, Section};
 
 /// Largest `policy.json` read (the policy crate's own limit).
 pub const MAX_POLICY_BYTES: u64 = 4 * 1024 * 1024;
@@ -511,27 +511,21 @@ pub fn set_registries_section(
 
 /// A [`imprimatur_policy::KeyLoader`] reading key files from the file
 /// system, bounded by the signature crate's
-/// [`MAX_KEY_BYTES`](imprimatur_signature::MAX_KEY_BYTES). Errors read like
-/// Go's (`open /x: no such file or directory`).
+/// [`MAX_KEY_BYTES`](imprimatur_signature::MAX_KEY_BYTES) (counted while
+/// reading, so a FIFO or `/dev/zero` cannot grow the buffer). Errors read
+/// like Go's (`open /x: no such file or directory`): see
+/// [`KeyFileError`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FsKeyLoader;
 
 impl imprimatur_policy::KeyLoader for FsKeyLoader {
-    fn load(&self, path: &str) -> Result<Vec<u8>, String> {
+    fn load(&self, path: &str) -> Result<Vec<u8>, KeyFileError> {
         match read_limited(Path::new(path), imprimatur_signature::MAX_KEY_BYTES as u64) {
             Ok(b) => Ok(b),
-            Err(FileError::TooLarge { limit, .. }) => {
-                Err(format!("{path}: key file larger than {limit} bytes"))
-            }
-            Err(FileError::Io { source, .. }) => {
-                let msg = match source.kind() {
-                    io::ErrorKind::NotFound => "no such file or directory".to_owned(),
-                    io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-                    _ => source.to_string(),
-                };
-                Err(format!("open {path}: {msg}"))
-            }
-            Err(e) => Err(e.to_string()),
+            Err(FileError::TooLarge { limit, .. }) => Err(KeyFileError::too_large(path, limit)),
+            Err(FileError::Io { source, .. }) => Err(KeyFileError::new(path, source)),
+            // read_limited only reads; keep whatever it says all the same.
+            Err(e @ FileError::Policy(_)) => Err(KeyFileError::new(path, io::Error::other(e))),
         }
     }
 }
@@ -774,9 +768,16 @@ mod tests {
         assert_eq!(FsKeyLoader.load(p.to_str().unwrap()).unwrap(), b"key");
         let missing = dir.path().join("missing");
         let m = missing.to_str().unwrap();
+        let e = FsKeyLoader.load(m).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert_eq!(e.path(), m);
         assert_eq!(
-            FsKeyLoader.load(m).unwrap_err(),
+            imprimatur_signature::ErrorChain(&e).to_string(),
             format!("open {m}: no such file or directory")
         );
+        let big = dir.path().join("big");
+        fs::write(&big, vec![0u8; imprimatur_signature::MAX_KEY_BYTES + 1]).unwrap();
+        let e = FsKeyLoader.load(big.to_str().unwrap()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::FileTooLarge);
     }
 }

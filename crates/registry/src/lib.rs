@@ -7,6 +7,7 @@
 //! those bytes and writes the results, with limits on everything it reads.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod digesting;
 pub mod docker;

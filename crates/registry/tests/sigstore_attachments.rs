@@ -114,14 +114,8 @@ async fn sigstore_attachments_append_skip_and_read_back() {
     );
 
     let key = PrivateKey::generate().expect("key");
-    let first = sign(
-        &key,
-        &SigstorePayload::new(&reference.to_string(), &image, 1),
-    );
-    let second = sign(
-        &key,
-        &SigstorePayload::new(&reference.to_string(), &image, 2),
-    );
+    let first = sign(&key, &SigstorePayload::for_image(&reference, &image, 1));
+    let second = sign(&key, &SigstorePayload::for_image(&reference, &image, 2));
 
     let out = attachments
         .add(&image, std::slice::from_ref(&first))

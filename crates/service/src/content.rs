@@ -21,6 +21,10 @@ pub const DEFAULT_CONTENT_DIR: &str = "/usr/share/xml/scap/ssg/content";
 /// The profile used when none is named (SSG's per-distribution baseline).
 pub const DEFAULT_PROFILE: &str = "standard";
 const PROFILE_PREFIX: &str = "xccdf_org.ssgproject.content_profile_";
+/// Largest datastream read to list its profiles (SSG's are 10 to 100 MB).
+/// Counted while reading, so a FIFO or `/dev/zero` named as content ends
+/// in an error instead of filling memory.
+pub const MAX_DATASTREAM_BYTES: u64 = 512 << 20;
 
 /// The distribution an image says it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -239,10 +243,26 @@ pub fn choose(
     })
 }
 
+/// The bytes of `path`, at most `limit` of them.
+fn read_datastream(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::Content(format!(
+            "{}: larger than {limit} bytes, not read as a datastream",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
 /// The XCCDF profile ids a datastream declares (`<…Profile id="…"`), found
 /// by scanning the bytes: a datastream is tens of MB and only ids are needed.
 pub fn profiles_in(datastream: &Path) -> Result<Vec<String>> {
-    let bytes = std::fs::read(datastream).map_err(|e| Error::io("read", datastream, e))?;
+    let bytes = read_datastream(datastream, MAX_DATASTREAM_BYTES)?;
     let mut out = Vec::new();
     for needle in [&b"Profile id=\""[..], &b"Profile\n id=\""[..]] {
         for at in memchr::memmem::find_iter(&bytes, needle) {
@@ -342,5 +362,19 @@ mod tests {
             e.to_string().contains("standard, anssi_np_nt28_minimal"),
             "{e}"
         );
+    }
+
+    /// Bounded by what is read, not by the file's size: `/dev/zero` has
+    /// length 0 and never ends.
+    #[test]
+    fn datastream_reads_are_bounded() {
+        let e = read_datastream(Path::new("/dev/zero"), 1 << 16).unwrap_err();
+        assert!(matches!(e, Error::Content(_)), "{e:?}");
+        assert!(e.to_string().contains("larger than 65536 bytes"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let ds = dir.path().join("ds.xml");
+        std::fs::write(&ds, [b'x'; 16]).unwrap();
+        assert_eq!(read_datastream(&ds, 16).unwrap().len(), 16);
+        assert!(read_datastream(&ds, 15).is_err());
     }
 }

@@ -99,18 +99,19 @@ impl KeyDir {
     }
 }
 
-/// The passphrase in `path` (its final line break removed), if the file exists.
+/// The passphrase in `path` (its final line break removed), if the file
+/// exists. Every buffer that held it is wiped when dropped.
 fn read_passphrase(path: &Path) -> Result<Option<sig::Passphrase>> {
     if std::fs::metadata(path).is_err() {
         return Ok(None);
     }
     let raw = read_bounded(path)?;
-    let text = String::from_utf8(raw).map_err(|_| Error::Key {
+    let text = std::str::from_utf8(&raw).map_err(|_| Error::Key {
         path: path.to_owned(),
         message: "passphrase is not UTF-8".into(),
     })?;
     Ok(Some(sig::Passphrase::from(
-        text.trim_end_matches(['\n', '\r']).to_owned(),
+        text.trim_end_matches(['\n', '\r']),
     )))
 }
 
@@ -184,7 +185,7 @@ impl SecretKeys {
             message: "passphrase is not UTF-8".into(),
         })?;
         Ok(Some(sig::Passphrase::from(
-            text.trim_end_matches(['\n', '\r']).to_owned(),
+            text.trim_end_matches(['\n', '\r']),
         )))
     }
 }
@@ -263,13 +264,19 @@ pub fn check_sign_by(key: &sig::SecretKey, want: &str, path: &Path) -> Result<()
     })
 }
 
-fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+/// The file at `path` (a secret key or a passphrase), at most
+/// [`MAX_KEY_FILE`] bytes, in a buffer wiped when dropped.
+fn read_bounded(path: &Path) -> Result<sig::Zeroizing<Vec<u8>>> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(|e| Error::Key {
         path: path.to_owned(),
         message: format!("cannot open: {e}"),
     })?;
-    let mut bytes = Vec::new();
+    // Sized from the metadata (a hint only: the read is bounded by `take`),
+    // so that a regular file is read without the buffer growing and leaving
+    // unwiped copies behind.
+    let hint = file.metadata().map_or(0, |m| m.len()).min(MAX_KEY_FILE) + 1;
+    let mut bytes = sig::Zeroizing::new(Vec::with_capacity(hint as usize));
     file.take(MAX_KEY_FILE + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read", path, e))?;
@@ -337,6 +344,8 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("k.passphrase"), "hunter2\n").unwrap();
         let (k, p) = KeyDir::new(dir.path()).signing_key("k", None).unwrap();
+        let shown = format!("{k:?} {p:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
         let signer = sig::Signer::builder(&k).passphrase(p.unwrap()).build();
         assert!(signer.is_ok(), "the passphrase unlocks the key");
     }
@@ -420,5 +429,28 @@ mod tests {
         let empty = SecretKeys::new("signer", []);
         let e = empty.sigstore_key("signer").unwrap_err();
         assert!(e.to_string().contains("cosign.key"), "{e}");
+    }
+
+    /// Errors name the file, never echo what is in it (a key file may be a
+    /// secret in the wrong format, a passphrase file may not be UTF-8).
+    #[test]
+    fn errors_do_not_echo_file_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), b"hunter2-not-a-key").unwrap();
+        let e = KeyDir::new(dir.path()).signing_key("k", None).unwrap_err();
+        assert!(matches!(e, Error::Key { .. }), "{e:?}");
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+
+        let key = sig::generate_key(sig::KeyGenOptions::new("x <x@example.com>")).unwrap();
+        std::fs::write(dir.path().join("k"), key.secret_armored(None).unwrap()).unwrap();
+        std::fs::write(dir.path().join("k.passphrase"), b"hunter2\xff").unwrap();
+        let e = KeyDir::new(dir.path()).signing_key("k", None).unwrap_err();
+        assert!(matches!(e, Error::Key { .. }), "{e:?}");
+        let shown = format!("{e} {e:?}");
+        assert!(
+            shown.contains("not UTF-8") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

@@ -19,6 +19,7 @@
 //! signature, and running a request twice leaves one signature.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod content;
 #[cfg(feature = "kube")]

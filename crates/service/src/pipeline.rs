@@ -655,7 +655,7 @@ impl<'p> Run<'p> {
                 }
                 let signer = builder.build()?;
                 let timestamp = self.unix_now();
-                let payload = sig::Payload::new(&identity_text, &resolved.digest, timestamp);
+                let payload = sig::Payload::for_image(identity, &resolved.digest, timestamp);
                 let blob = signer.sign_at(&payload, self.pipeline.now())?;
                 self.condition(
                     ConditionType::Signed,

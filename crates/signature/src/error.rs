@@ -363,15 +363,17 @@ pub enum VerifyError {
         "signature uses the weak hash {0}: rejected (SHA-1 and weaker are refused, collisions are practical)"
     )]
     WeakHash(String),
-    /// The signature or key uses an algorithm the policy or backend refuses.
-    #[error("signature rejected by policy: {0}")]
-    Policy(String),
+    /// The signature or key uses an algorithm the policy or backend
+    /// refuses (sequoia's standard policy; its reason is the source).
+    #[error("signature rejected by the OpenPGP policy")]
+    Policy(#[source] OpenPgpError),
     /// No trusted key made this signature.
     #[error("signature made by key {0}, which is not in the trusted keyring")]
     UnknownKey(String),
-    /// The cryptographic check failed (corrupt or tampered).
-    #[error("bad signature: {0}")]
-    BadSignature(String),
+    /// The cryptographic check failed (corrupt or tampered; sequoia's
+    /// reason is the source).
+    #[error("bad signature")]
+    BadSignature(#[source] OpenPgpError),
     /// The signature carries an expiration time that has passed.
     #[error("signature expired at {0} (Unix time)")]
     SignatureExpired(i64),
@@ -387,7 +389,10 @@ pub enum VerifyError {
         /// The key.
         fingerprint: Fingerprint,
         /// Why.
-        reason: String,
+        reason: KeyInvalidReason,
+        /// Sequoia's error, when sequoia reported one.
+        #[source]
+        source: Option<OpenPgpError>,
     },
     /// The signer is valid but not one of the accepted identities (§3.1 step 2).
     #[error("Signature by key {signer} is not accepted (expected {expected})")]
@@ -430,6 +435,24 @@ pub enum VerifyError {
         /// Why it is invalid.
         reason: String,
     },
+}
+
+/// Why a key cannot be used to verify a signature
+/// ([`VerifyError::KeyInvalid`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyInvalidReason {
+    /// The certificate is not valid under the standard policy at the
+    /// reference time (no valid self-signature, a refused algorithm, …).
+    #[error("the certificate is not valid under the OpenPGP policy at the reference time")]
+    CertificateNotValid,
+    /// The key that signed has no valid binding signature at the reference
+    /// time, or the policy rejects it.
+    #[error("no valid binding signature (or rejected by policy) at the reference time")]
+    NoValidBinding,
+    /// The key that signed is not flagged for signing.
+    #[error("the key is not signing-capable")]
+    NotSigningCapable,
 }
 
 impl From<PayloadError> for VerifyError {

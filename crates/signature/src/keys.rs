@@ -13,7 +13,7 @@ use openpgp::parse::Parse;
 use openpgp::serialize::SerializeInto;
 use openpgp::types::KeyFlags;
 
-use crate::{Error, Fingerprint, KeyError};
+use crate::{Error, Fingerprint, KeyError, Zeroizing};
 
 /// Upper bound on key material accepted by the loaders (a keyring of many
 /// keys still fits easily).
@@ -375,7 +375,11 @@ impl GeneratedKey {
 
     /// The secret key, ASCII-armored, encrypted with `passphrase` if given
     /// (iterated and salted S2K, as gpg reads it). Write it with mode 0600.
-    pub fn secret_armored(&self, passphrase: Option<&str>) -> Result<Vec<u8>, Error> {
+    ///
+    /// Without a passphrase the bytes are the secret key in clear, so they
+    /// come in a [`Zeroizing`](crate::Zeroizing) buffer that is wiped when
+    /// dropped (dereference it to get the bytes).
+    pub fn secret_armored(&self, passphrase: Option<&str>) -> Result<Zeroizing<Vec<u8>>, Error> {
         let cert = match passphrase {
             None => self.key.cert.clone(),
             Some(p) => encrypt_cert(&self.key.cert, p)?,
@@ -383,6 +387,7 @@ impl GeneratedKey {
         cert.as_tsk()
             .armored()
             .to_vec()
+            .map(Zeroizing::new)
             .map_err(KeyError::op("exporting the secret key"))
     }
 

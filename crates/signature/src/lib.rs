@@ -34,7 +34,7 @@
 //! # Example
 //!
 //! ```
-//! use imprimatur_reference::Digest;
+//! use imprimatur_reference::Reference;
 //! use imprimatur_signature::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,7 +45,8 @@
 //! // Sign a manifest for an identity.
 //! let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#;
 //! let digest = manifest_digest(manifest)?;
-//! let payload = Payload::new("registry.example.com/app:1.0", &digest, 1_700_000_000);
+//! let image = Reference::parse_normalized("registry.example.com/app:1.0")?;
+//! let payload = Payload::for_image(&image, &digest, 1_700_000_000);
 //! let signer = Signer::builder(key.secret_key()).build()?;
 //! let blob = signer.sign(&payload)?;
 //!
@@ -83,8 +84,8 @@ mod verify;
 pub use clock::{Clock, SystemClock};
 pub use envelope::{StoredFormat, UntrustedSignatureInfo, classify_stored_blob, untrusted_dump};
 pub use error::{
-    Error, ErrorChain, KeyError, MalformedError, ManifestError, OpenPgpError, PayloadError,
-    VerifyError,
+    Error, ErrorChain, KeyError, KeyInvalidReason, MalformedError, ManifestError, OpenPgpError,
+    PayloadError, VerifyError,
 };
 pub use fingerprint::Fingerprint;
 pub use keys::{
@@ -99,6 +100,14 @@ pub use standalone::{StandaloneVerified, verify_standalone, verify_standalone_di
 pub use verify::{
     MAX_PAYLOAD_BYTES, MAX_SIGNATURE_BYTES, SubkeyAttribution, VerifiedSignature, Verifier,
 };
+
+/// A buffer wiped when dropped, from the `zeroize` crate (version 1):
+/// [`GeneratedKey::secret_armored`] returns secret key material in it.
+///
+/// Re-exported so that callers can name the type without depending on
+/// `zeroize` themselves; `zeroize` 1 has kept this type stable since 2019,
+/// and `imprimatur-sigstore` returns the same type for its private keys.
+pub use zeroize::Zeroizing;
 
 /// The sequoia-openpgp crate this library is built on.
 ///

@@ -41,10 +41,14 @@ impl Payload {
     /// A payload for `reference` and `digest`, created at `timestamp` (Unix
     /// seconds, from the caller's clock), with creator `imprimatur <version>`.
     ///
-    /// The reference string is embedded as given (as skopeo does, so that
-    /// any identity a policy may expect can be signed, normalized or not);
-    /// prefer [`Payload::for_image`], which takes a parsed [`Reference`] and
-    /// embeds its fully explicit form.
+    /// Prefer [`Payload::for_image`], which takes a parsed [`Reference`] and
+    /// embeds its fully explicit form. This one keeps a raw string on
+    /// purpose: `skopeo standalone-sign` writes the identity it is given
+    /// verbatim (`busybox`, not `docker.io/library/busybox:latest`), and a
+    /// policy with `exactReference`/`matchExact` rules may expect exactly
+    /// that text, so reproducing such signatures needs the string as is. It
+    /// is not checked: a string that is no docker reference makes a
+    /// signature no `signedBy` requirement accepts.
     pub fn new(reference: &str, digest: &Digest, timestamp: i64) -> Payload {
         Payload {
             docker_manifest_digest: digest.to_string(),

@@ -395,7 +395,14 @@ mod tests {
         let early = crate::Verifier::new(&keys).clock(created - Duration::from_secs(1));
         let r = early.verify(&blob);
         assert!(
-            matches!(r, Err(crate::VerifyError::KeyInvalid { .. })),
+            matches!(
+                r,
+                Err(crate::VerifyError::KeyInvalid {
+                    reason: crate::KeyInvalidReason::CertificateNotValid,
+                    source: Some(_),
+                    ..
+                })
+            ),
             "{r:?}"
         );
     }

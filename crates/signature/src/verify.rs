@@ -13,7 +13,9 @@ use openpgp::parse::{Dearmor, PacketParserBuilder, PacketParserResult, Parse};
 use openpgp::policy::{HashAlgoSecurity, Policy, StandardPolicy};
 use openpgp::types::{DataFormat, HashAlgorithm, RevocationStatus, SignatureType};
 
-use crate::{Clock, Fingerprint, MalformedError, OpenPgpError, TrustedKeys, VerifyError};
+use crate::{
+    Clock, Fingerprint, KeyInvalidReason, MalformedError, OpenPgpError, TrustedKeys, VerifyError,
+};
 
 /// Signature blobs larger than this are refused before parsing.
 pub const MAX_SIGNATURE_BYTES: usize = 4 * 1024 * 1024;
@@ -325,7 +327,8 @@ impl<'k> Verifier<'k> {
             .with_policy(&policy, time)
             .map_err(|e| VerifyError::KeyInvalid {
                 fingerprint: primary.clone(),
-                reason: e.to_string(),
+                reason: KeyInvalidReason::CertificateNotValid,
+                source: Some(e.into()),
             })?;
         if let RevocationStatus::Revoked(_) = vc.revocation_status() {
             return Err(VerifyError::KeyRevoked(primary));
@@ -348,8 +351,8 @@ impl<'k> Verifier<'k> {
                 .unwrap_or_else(|| primary.clone());
             return Err(VerifyError::KeyInvalid {
                 fingerprint: fp,
-                reason: "no valid binding signature (or rejected by policy) at the reference time"
-                    .into(),
+                reason: KeyInvalidReason::NoValidBinding,
+                source: None,
             });
         };
         let signer = Fingerprint::from_sequoia_any(&ka.key().fingerprint());
@@ -362,7 +365,8 @@ impl<'k> Verifier<'k> {
         if !ka.for_signing() {
             return Err(VerifyError::KeyInvalid {
                 fingerprint: signer,
-                reason: "the key is not signing-capable".into(),
+                reason: KeyInvalidReason::NotSigningCapable,
+                source: None,
             });
         }
 
@@ -373,7 +377,7 @@ impl<'k> Verifier<'k> {
             sig.verify_message(ka.key(), &env.literal)
         };
         if let Err(e) = checked {
-            return Err(VerifyError::BadSignature(e.to_string()));
+            return Err(VerifyError::BadSignature(e.into()));
         }
 
         // Expiration (a creation time in the future is accepted, as gpg does).
@@ -383,7 +387,7 @@ impl<'k> Verifier<'k> {
             return Err(VerifyError::SignatureExpired(to_unix(exp)));
         }
         if let Err(e) = policy.signature(sig, HashAlgoSecurity::CollisionResistance) {
-            return Err(VerifyError::Policy(e.to_string()));
+            return Err(VerifyError::Policy(e.into()));
         }
         let _ = env.format;
 
@@ -434,6 +438,14 @@ mod tests {
         assert_eq!(v.verify(b""), Err(VerifyError::Empty));
         let big = vec![0xa3u8; MAX_SIGNATURE_BYTES + 1];
         assert!(matches!(v.verify(&big), Err(VerifyError::TooLarge { .. })));
-        assert!(v.verify(b"invalid signature").is_err());
+        // Text that is no OpenPGP data: refused by sequoia's parser, typed.
+        assert!(
+            matches!(
+                v.verify(b"invalid signature"),
+                Err(VerifyError::Malformed(MalformedError::Parse(_)))
+            ),
+            "{:?}",
+            v.verify(b"invalid signature")
+        );
     }
 }

@@ -84,6 +84,14 @@ fn e04_corrupt() {
     for f in ["corrupt.signature", "corrupt.signature-v3"] {
         let r = verify(&pubring(), f);
         assert!(matches!(r, Err(VerifyError::BadSignature(_))), "{f}: {r:?}");
+        // sequoia's reason is the source, below the fixed message.
+        let Err(e) = r else { continue };
+        let chain = ErrorChain(&e).to_string();
+        assert!(
+            chain.starts_with("bad signature: ") && chain.len() > "bad signature: ".len(),
+            "{f}: {chain}"
+        );
+        assert!(std::error::Error::source(&e).is_some(), "{f}: {e:?}");
     }
 }
 

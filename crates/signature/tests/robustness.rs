@@ -78,7 +78,17 @@ fn encryption_only_subkey_signature_is_rejected() {
         SystemTime::now(),
     );
     let r = Verifier::new(&keyring(&cert)).verify(&blob);
-    assert!(matches!(r, Err(VerifyError::KeyInvalid { .. })), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(VerifyError::KeyInvalid {
+                reason: KeyInvalidReason::NotSigningCapable,
+                source: None,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
 }
 
 #[test]

@@ -120,6 +120,32 @@ pub enum PayloadError {
     Timestamp(String),
 }
 
+/// Why the bytes of a sigstore signature could not be decoded (before any
+/// cryptography).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureEncodingError {
+    /// The annotation is not standard base64.
+    #[error("base64 decoding")]
+    Base64(#[source] Base64Error),
+    /// The decoded bytes are not an ASN.1 DER ECDSA P-256 signature (the
+    /// ECDSA crate says no more than that).
+    #[error("not an ASN.1 DER ECDSA P-256 signature")]
+    NotDerEcdsaP256,
+}
+
+/// The base64 decoder's error, kept as a source without putting the
+/// `base64` crate's type (and so its version) in this crate's API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(transparent)]
+pub struct Base64Error(base64::DecodeError);
+
+impl From<base64::DecodeError> for Base64Error {
+    fn from(e: base64::DecodeError) -> Self {
+        Base64Error(e)
+    }
+}
+
 /// Why a sigstore signature was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -135,8 +161,8 @@ pub enum VerifyError {
     #[error("missing {} annotation", crate::SIGNATURE_ANNOTATION)]
     MissingSignature,
     /// The annotation is not base64 of an ASN.1 DER ECDSA signature.
-    #[error("invalid signature encoding: {0}")]
-    SignatureEncoding(String),
+    #[error("invalid signature encoding")]
+    SignatureEncoding(#[source] SignatureEncodingError),
     /// The signature does not verify with any trusted key: signed by
     /// another key, or the payload or signature was altered (ECDSA cannot
     /// tell these apart).
@@ -154,8 +180,8 @@ pub enum VerifyError {
     #[error("invalid signature payload: {0}")]
     Payload(PayloadError),
     /// The manifest's digest could not be computed.
-    #[error("error computing manifest digest: {0}")]
-    ManifestDigest(String),
+    #[error("error computing manifest digest")]
+    ManifestDigest(#[source] imprimatur_signature::ManifestError),
     /// The signed digest is not the manifest's.
     #[error("Signature for digest {signed} does not match")]
     DigestMismatch {

@@ -30,7 +30,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use crate::{KeyError, pem};
+use crate::{KeyError, SignatureEncodingError, pem};
 
 /// PEM type of the private key files this crate writes (and containers/image
 /// 5.23.1 reads).
@@ -370,9 +370,13 @@ impl PublicKey {
     /// Verifies an ASN.1 DER ECDSA signature over `message` (SHA-256).
     /// `Err` carries what was wrong with the encoding; a well-formed
     /// signature that does not verify is `Ok(false)`.
-    pub fn verify(&self, message: &[u8], der_signature: &[u8]) -> Result<bool, String> {
+    pub fn verify(
+        &self,
+        message: &[u8],
+        der_signature: &[u8],
+    ) -> Result<bool, SignatureEncodingError> {
         let sig = Signature::from_der(der_signature)
-            .map_err(|e| format!("not an ASN.1 DER ECDSA P-256 signature: {e}"))?;
+            .map_err(|_| SignatureEncodingError::NotDerEcdsaP256)?;
         Ok(self.key.verify(message, &sig).is_ok())
     }
 }
@@ -414,10 +418,20 @@ mod tests {
     #[test]
     fn debug_never_shows_the_secret() {
         let key = PrivateKey::generate().expect("generate");
-        let der = key.to_pkcs8_der().expect("der");
+        let scalar = key.key.to_bytes();
         let shown = format!("{key:?} {key:#?}");
         assert!(shown.contains(&key.public_key().key_id()));
-        assert!(!shown.contains(&hex::encode(&der[der.len() - 8..])));
+        let hex = hex::encode(&scalar[..8]);
+        let listed = format!("{:?}", &scalar[..8]);
+        for needle in [
+            hex.clone(),
+            hex.to_uppercase(),
+            listed.trim_end_matches(']').into(),
+        ] {
+            assert!(!shown.contains(&needle), "secret {needle} in {shown}");
+        }
+        // The needle is what a derived Debug over the scalar would print.
+        assert!(format!("{:?}", &scalar[..]).contains(listed.trim_end_matches(']')));
     }
 
     #[test]
@@ -479,7 +493,10 @@ mod tests {
         assert_eq!(public.verify(b"hello", &sig), Ok(true));
         assert_eq!(public.verify(b"hellO", &sig), Ok(false));
         assert_eq!(other.public_key().verify(b"hello", &sig), Ok(false));
-        assert!(public.verify(b"hello", b"\x30\x00").is_err());
+        assert_eq!(
+            public.verify(b"hello", b"\x30\x00"),
+            Err(SignatureEncodingError::NotDerEcdsaP256)
+        );
         let pkcs8 = key.to_pkcs8_der().expect("der");
         let again = PrivateKey::from_pkcs8_der(&pkcs8).expect("pkcs8");
         assert_eq!(again.sign(b"x"), key.sign(b"x"));

@@ -29,7 +29,7 @@
 //! # Example
 //!
 //! ```
-//! use imprimatur_reference::Digest;
+//! use imprimatur_reference::{Digest, Reference};
 //! use imprimatur_sigstore::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,7 +39,8 @@
 //!
 //! let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#;
 //! let digest = Digest::sha256_of(manifest);
-//! let payload = SigstorePayload::new("registry.example.com/app:1.0", &digest, 1_700_000_000);
+//! let image = Reference::parse_normalized("registry.example.com/app:1.0")?;
+//! let payload = SigstorePayload::for_image(&image, &digest, 1_700_000_000);
 //! let signature = sign(&key, &payload); // a layer of the attachment
 //!
 //! let trusted = [PublicKey::from_pem(public_pem.as_bytes())?];
@@ -55,6 +56,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod attachment;
 mod error;
@@ -65,7 +67,9 @@ mod pem;
 mod verify;
 
 pub use attachment::{SIGNATURE_ANNOTATION, SIGNATURE_MIME_TYPE, SigstoreSignature};
-pub use error::{AttachmentError, KeyError, PayloadError, VerifyError};
+pub use error::{
+    AttachmentError, Base64Error, KeyError, PayloadError, SignatureEncodingError, VerifyError,
+};
 pub use imprimatur_signature::Passphrase;
 pub use keys::{
     COSIGN_PRIVATE_KEY_PEM_TYPE, MAX_KEY_FILE_BYTES, PUBLIC_KEY_PEM_TYPE, PrivateKey, PublicKey,

@@ -1,7 +1,7 @@
 //! The cosign simple-signing payload: building, Go-compatible serializing,
 //! strict parsing.
 
-use imprimatur_reference::Digest;
+use imprimatur_reference::{Digest, Reference};
 use imprimatur_signature::json::{self, Value};
 
 use crate::PayloadError;
@@ -38,10 +38,28 @@ pub struct SigstorePayload {
 }
 
 impl SigstorePayload {
-    /// A payload for `reference` (the full reference with its tag, as the
-    /// signer wants it verified) and `digest`, created at `timestamp` (Unix
-    /// seconds, from the caller's clock), with creator `imprimatur
-    /// <version>`.
+    /// A payload for the image `reference` (embedded fully explicit, with
+    /// its tag, as the signer wants it verified) and `digest`, created at
+    /// `timestamp` (Unix seconds, from the caller's clock), with creator
+    /// `imprimatur <version>`.
+    ///
+    /// ```
+    /// use imprimatur_reference::{Digest, Reference};
+    /// use imprimatur_sigstore::SigstorePayload;
+    /// let r = Reference::parse_normalized("busybox:1")?;
+    /// let d = Digest::sha256_of(b"manifest");
+    /// let p = SigstorePayload::for_image(&r, &d, 1_700_000_000);
+    /// assert_eq!(p.docker_reference, "docker.io/library/busybox:1");
+    /// # Ok::<(), imprimatur_reference::Error>(())
+    /// ```
+    pub fn for_image(reference: &Reference, digest: &Digest, timestamp: i64) -> SigstorePayload {
+        SigstorePayload::new(&reference.to_string(), digest, timestamp)
+    }
+
+    /// Like [`SigstorePayload::for_image`], with the reference embedded
+    /// verbatim: `cosign sign` writes the identity as the user typed it
+    /// (after its own parsing), and reproducing or testing such payloads
+    /// needs the text as is. Not checked.
     pub fn new(reference: &str, digest: &Digest, timestamp: i64) -> SigstorePayload {
         SigstorePayload {
             docker_manifest_digest: digest.to_string(),

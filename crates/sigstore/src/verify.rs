@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::attachment::SigstoreSignature;
 use crate::keys::{PrivateKey, PublicKey};
 use crate::payload::SigstorePayload;
-use crate::{VerifyError, attachment};
+use crate::{SignatureEncodingError, VerifyError, attachment};
 
 /// Signs `payload` with `key`: the serialized payload, its ECDSA
 /// P-256/SHA-256 ASN.1 DER signature in base64, as a layer-ready
@@ -45,7 +45,7 @@ pub fn verify(keys: &[PublicKey], signature: &SigstoreSignature) -> Result<Verif
         .ok_or(VerifyError::MissingSignature)?;
     let der = STANDARD
         .decode(b64.as_bytes())
-        .map_err(|e| VerifyError::SignatureEncoding(format!("base64 decoding: {e}")))?;
+        .map_err(|e| VerifyError::SignatureEncoding(SignatureEncodingError::Base64(e.into())))?;
     let mut encoding_error = None;
     let mut key_index = None;
     for (i, key) in keys.iter().enumerate() {
@@ -77,12 +77,18 @@ impl Verified {
             Ok(false) => Err(VerifyError::DigestMismatch {
                 signed: self.payload.docker_manifest_digest.clone(),
             }),
-            Err(e) => Err(VerifyError::ManifestDigest(e.to_string())),
+            Err(e) => Err(VerifyError::ManifestDigest(e)),
         }
     }
 
     /// Checks that the signed identity is exactly `expected` (policy
     /// evaluation applies `signedIdentity` rules instead).
+    ///
+    /// A string, not a [`Reference`](imprimatur_reference::Reference), on
+    /// purpose: the comparison is with the text as signed, byte for byte,
+    /// and cosign signs the reference as the user wrote it
+    /// (`registry.example/app:1`, `busybox`); normalizing would accept
+    /// identities that were never signed in that form.
     pub fn check_identity(&self, expected: &str) -> Result<(), VerifyError> {
         if self.payload.docker_reference == expected {
             Ok(())
@@ -96,7 +102,8 @@ impl Verified {
 }
 
 /// Verifies `signature` for an image: cryptography under one of `keys`,
-/// strict payload, the manifest's digest, and exactly `identity`.
+/// strict payload, the manifest's digest, and exactly `identity` (the
+/// signed text, see [`Verified::check_identity`] for why a string).
 pub fn verify_for_image(
     keys: &[PublicKey],
     signature: &SigstoreSignature,
@@ -171,8 +178,20 @@ mod tests {
             .insert(crate::SIGNATURE_ANNOTATION.into(), "!!".into());
         assert!(matches!(
             verify(&keys, &garbage),
-            Err(VerifyError::SignatureEncoding(_))
+            Err(VerifyError::SignatureEncoding(
+                SignatureEncodingError::Base64(_)
+            ))
         ));
+        let mut not_der = sig.clone();
+        not_der
+            .annotations
+            .insert(crate::SIGNATURE_ANNOTATION.into(), STANDARD.encode(b"0"));
+        assert_eq!(
+            verify(&keys, &not_der),
+            Err(VerifyError::SignatureEncoding(
+                SignatureEncodingError::NotDerEcdsaP256
+            ))
+        );
         let mut attestation = sig.clone();
         attestation.mime_type = "application/vnd.dsse.envelope.v1+json".into();
         assert!(matches!(

@@ -19,6 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use imprimatur_signature::Zeroizing;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -31,8 +32,9 @@ const MAX_AUTH_FILE: u64 = 1 << 20;
 pub struct Credentials {
     /// The user name.
     pub username: String,
-    /// The password or token. Never printed by `Debug`.
-    pub password: String,
+    /// The password or token. Never printed by `Debug`, wiped when
+    /// dropped.
+    pub password: Zeroizing<String>,
 }
 
 impl fmt::Debug for Credentials {
@@ -57,7 +59,7 @@ impl Credentials {
         }
         Ok(Credentials {
             username: user.to_owned(),
-            password: pass.to_owned(),
+            password: Zeroizing::new(pass.to_owned()),
         })
     }
 }
@@ -114,7 +116,10 @@ impl AuthFile {
                         "entry {key:?}: \"auth\" is not base64 USER:PASSWORD"
                     ))
                 })?,
-                (_, Some(username), Some(password)) => Credentials { username, password },
+                (_, Some(username), Some(password)) => Credentials {
+                    username,
+                    password: Zeroizing::new(password),
+                },
                 // An entry without secrets (a credential helper's placeholder).
                 _ => continue,
             };
@@ -212,14 +217,16 @@ fn default_auth_paths() -> Vec<PathBuf> {
 }
 
 fn decode_auth(auth: &str) -> Option<Credentials> {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(auth.trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
+    let raw = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .ok()?,
+    );
+    let text = std::str::from_utf8(&raw).ok()?;
     let (user, pass) = text.split_once(':')?;
     Some(Credentials {
         username: user.to_owned(),
-        password: pass.to_owned(),
+        password: Zeroizing::new(pass.to_owned()),
     })
 }
 
@@ -265,7 +272,10 @@ mod tests {
             f.lookup("reg.example", "org/app/sub").unwrap().username,
             "other"
         );
-        assert_eq!(f.lookup("legacy.example", "a").unwrap().password, "x");
+        assert_eq!(
+            f.lookup("legacy.example", "a").unwrap().password.as_str(),
+            "x"
+        );
         assert!(f.lookup("nothere.example", "a").is_none());
     }
 
@@ -273,7 +283,7 @@ mod tests {
     fn password_may_contain_colons_and_helpers_are_skipped() {
         // "u:p:q"
         let f = file(r#"{"auths":{"r":{"auth":"dTpwOnE="},"h":{}},"credHelpers":{"x":"y"}}"#);
-        assert_eq!(f.lookup("r", "a").unwrap().password, "p:q");
+        assert_eq!(f.lookup("r", "a").unwrap().password.as_str(), "p:q");
         assert!(f.lookup("h", "a").is_none());
     }
 
@@ -289,9 +299,15 @@ mod tests {
     #[test]
     fn creds_flag_and_debug_redaction() {
         let c = Credentials::from_creds_flag("alice:s3cr:et").unwrap();
-        assert_eq!(c.password, "s3cr:et");
+        assert_eq!(c.password.as_str(), "s3cr:et");
         assert!(!format!("{c:?}").contains("s3cr"));
-        assert_eq!(Credentials::from_creds_flag("bob").unwrap().password, "");
+        assert_eq!(
+            Credentials::from_creds_flag("bob")
+                .unwrap()
+                .password
+                .as_str(),
+            ""
+        );
         assert!(Credentials::from_creds_flag(":x").is_err());
     }
 

@@ -170,10 +170,21 @@ struct Host {
     challenge: Option<Challenge>,
 }
 
-#[derive(Debug, Clone)]
+/// A bearer token from a registry's token service. `Debug` never shows
+/// the value: the client's `Debug` includes its token cache.
+#[derive(Clone)]
 struct Token {
     value: String,
     expires: Instant,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("value", &"<redacted>")
+            .field("expires", &self.expires)
+            .finish()
+    }
 }
 
 /// A response whose status was checked; the body not yet read.
@@ -370,7 +381,7 @@ impl RegistryClient {
             .get(&(registry.to_owned(), scope))
             .filter(|t| t.expires > Instant::now())
             .map(|t| t.value.clone());
-        Ok(cached.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()))
+        Ok(cached.and_then(|t| bearer_header(&t)))
     }
 
     /// Answers a challenge: basic credentials, or a bearer token fetched from
@@ -393,7 +404,7 @@ impl RegistryClient {
                     .fetch_token(host, challenge, &scope, creds.as_ref(), at)
                     .await?;
                 lock(&self.inner.tokens).insert((registry.to_owned(), scope), token.clone());
-                Ok(HeaderValue::from_str(&format!("Bearer {}", token.value)).ok())
+                Ok(bearer_header(&token.value))
             }
             other => Err(Error::Unauthorized {
                 at: at.clone(),
@@ -814,12 +825,21 @@ async fn check_status(response: RegistryResponse, not_found: NotFound) -> Result
 
 fn basic_header(c: &Credentials) -> HeaderValue {
     use base64::Engine as _;
-    let encoded =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password));
-    let mut value =
-        HeaderValue::from_str(&format!("Basic {encoded}")).unwrap_or(HeaderValue::from_static(""));
+    use imprimatur_signature::Zeroizing;
+    let plain = Zeroizing::new(format!("{}:{}", c.username, c.password.as_str()));
+    let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*plain));
+    let header = Zeroizing::new(format!("Basic {}", encoded.as_str()));
+    let mut value = HeaderValue::from_str(&header).unwrap_or(HeaderValue::from_static(""));
     value.set_sensitive(true);
     value
+}
+
+/// `Authorization: Bearer <token>`, marked sensitive (HTTP/2 never indexes
+/// it, and `HeaderValue`'s `Debug` hides it).
+fn bearer_header(token: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 fn unreachable_challenge() -> Challenge {
@@ -889,5 +909,41 @@ fn connection_error(at: &Location, e: &reqwest::Error) -> Error {
     Error::Connection {
         at: at.clone(),
         message: chain(e),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The client's `Debug` (which includes its options and token cache)
+    /// and the authorization headers never show a password or a token.
+    #[test]
+    fn debug_never_shows_passwords_or_tokens() {
+        let creds = Credentials::from_creds_flag("alice:hunter2-password").unwrap();
+        let client = RegistryClient::builder()
+            .credentials(CredentialSource::Explicit(creds.clone()))
+            .build()
+            .unwrap();
+        let token = Token {
+            value: "hunter2-token".into(),
+            expires: Instant::now(),
+        };
+        lock(&client.inner.tokens).insert(("r".into(), "s".into()), token);
+        let shown = format!("{client:?} {client:#?}");
+        assert!(
+            shown.contains("alice") && shown.contains("Token"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+
+        for header in [
+            bearer_header("hunter2-token").unwrap(),
+            basic_header(&creds),
+        ] {
+            assert!(header.is_sensitive());
+            assert!(!format!("{header:?}").contains("hunter2"));
+        }
     }
 }

@@ -18,6 +18,8 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use imprimatur_signature::Zeroizing;
+
 use crate::error::{Error, Result};
 
 /// Whether server certificates are verified.
@@ -56,6 +58,25 @@ fn tls_config_err(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// Largest certificate or key file read from a certificates directory.
+const MAX_PEM_FILE: u64 = 1 << 20;
+
+/// A PEM file of a certificates directory, bounded by what is read (a
+/// FIFO or `/dev/zero` there is an error, not a hang), in a buffer wiped
+/// when dropped (it may be a private key).
+fn read_pem(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    use crate::files::FileError;
+    crate::files::read_limited(path, MAX_PEM_FILE)
+        .map(Zeroizing::new)
+        .map_err(|e| match e {
+            FileError::TooLarge { limit, .. } => {
+                tls_config_err(path, format!("larger than {limit} bytes"))
+            }
+            FileError::Io { source, .. } => tls_config_err(path, source.to_string()),
+            other => tls_config_err(path, other.to_string()),
+        })
+}
+
 fn read_dir_contents(dir: &Path, explicit: bool) -> Result<DirContents> {
     let mut out = DirContents::default();
     let entries = match std::fs::read_dir(dir) {
@@ -68,9 +89,7 @@ fn read_dir_contents(dir: &Path, explicit: bool) -> Result<DirContents> {
     for path in names {
         match path.extension().and_then(|e| e.to_str()) {
             Some("crt") => {
-                for cert in CertificateDer::pem_file_iter(&path)
-                    .map_err(|e| tls_config_err(&path, e.to_string()))?
-                {
+                for cert in CertificateDer::pem_slice_iter(&read_pem(&path)?) {
                     out.roots
                         .push(cert.map_err(|e| tls_config_err(&path, e.to_string()))?);
                 }
@@ -83,11 +102,10 @@ fn read_dir_contents(dir: &Path, explicit: bool) -> Result<DirContents> {
                         format!("client certificate without its key {}", key_path.display()),
                     ));
                 }
-                let chain = CertificateDer::pem_file_iter(&path)
-                    .map_err(|e| tls_config_err(&path, e.to_string()))?
+                let chain = CertificateDer::pem_slice_iter(&read_pem(&path)?)
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| tls_config_err(&path, e.to_string()))?;
-                let key = PrivateKeyDer::from_pem_file(&key_path)
+                let key = PrivateKeyDer::from_pem_slice(&read_pem(&key_path)?)
                     .map_err(|e| tls_config_err(&key_path, e.to_string()))?;
                 out.client = Some((chain, key));
             }
@@ -241,6 +259,20 @@ mod tests {
                 .unwrap()
                 .roots
                 .is_empty()
+        );
+    }
+
+    /// Certificate files are read bounded by what is read: a `.crt` that
+    /// is `/dev/zero` (length 0, endless) is an error, not a hang.
+    #[test]
+    fn endless_certificate_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("ca.crt")).unwrap();
+        let e = read_dir_contents(dir.path(), true).err().unwrap();
+        assert!(matches!(e, Error::TlsConfig { .. }), "{e:?}");
+        assert!(
+            e.to_string().ends_with("ca.crt: larger than 1048576 bytes"),
+            "{e}"
         );
     }
 }

@@ -139,11 +139,7 @@ pub async fn choose(
     options: &StoreOptions,
 ) -> Result<StoreChoice, StoreError> {
     if let Some(client) = &options.registry {
-        let http: Arc<dyn HttpSend> = Arc::new(RegistryHttp::new(
-            client.clone(),
-            reference.domain(),
-            reference.path(),
-        ));
+        let http: Arc<dyn HttpSend> = Arc::new(RegistryHttp::new(client.clone(), reference));
         if supports_signature_extension(http.as_ref()).await? {
             return Ok(StoreChoice {
                 store: Arc::new(ExtensionStore::new(http, reference.path())),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use imprimatur_reference::Reference;
 
 use super::{BoxFuture, StoreError};
 use crate::RegistryClient;
@@ -248,13 +249,14 @@ pub struct RegistryHttp {
 }
 
 impl RegistryHttp {
-    /// Requests to `registry` (host and port as in references, `docker.io`
-    /// allowed) about `repository` (`library/busybox`).
-    pub fn new(client: RegistryClient, registry: &str, repository: &str) -> RegistryHttp {
+    /// Requests to the registry of `image` about its repository (the
+    /// domain and path: `docker.io`, `library/busybox`; the tag or digest
+    /// is not used).
+    pub fn new(client: RegistryClient, image: &Reference) -> RegistryHttp {
         RegistryHttp {
             client,
-            registry: registry.to_owned(),
-            repository: repository.to_owned(),
+            registry: image.domain().to_owned(),
+            repository: image.path().to_owned(),
         }
     }
 }
