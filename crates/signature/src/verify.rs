@@ -17,6 +17,62 @@ use crate::{
     Clock, Fingerprint, KeyInvalidReason, MalformedError, OpenPgpError, TrustedKeys, VerifyError,
 };
 
+/// Verifies `sig` over `message` with `key` as sequoia's
+/// `Signature::verify_message` does, without its process-wide cache.
+///
+/// Why: sequoia remembers every signature that verified (about 100 bytes
+/// each, in a map that is never evicted), so a long-running verifier that
+/// sees distinct signatures — a controller, a registry gate — would grow
+/// without bound. Signed content here is a few hundred bytes and each blob
+/// is verified once per decision, so the cache buys nothing. The checks are
+/// sequoia's own (2.4): v6 signatures only with v6 keys, the v6 salt size, a
+/// creation time not before the key's; then the public-key operation.
+fn verify_message_uncached<P, R>(
+    sig: &Signature,
+    key: &openpgp::packet::Key<P, R>,
+    message: &[u8],
+) -> openpgp::Result<()>
+where
+    P: openpgp::packet::key::KeyParts,
+    R: openpgp::packet::key::KeyRole,
+{
+    use openpgp::crypto::hash::Hash as _;
+    let bad = |m: String| openpgp::Error::BadSignature(m).into();
+    if (sig.version() == 6) != (key.version() == 6) {
+        return Err(bad(format!(
+            "signature (v{}) and key (v{}) version mismatch",
+            sig.version(),
+            key.version()
+        )));
+    }
+    let salt = match sig {
+        Signature::V6(s) => Some(s.salt()),
+        _ => None,
+    };
+    if sig.version() == 6 && Some(sig.hash_algo().salt_size()?) != salt.map(<[u8]>::len) {
+        return Err(bad("wrong salt size".into()));
+    }
+    match sig.signature_creation_time() {
+        Some(created) if created < key.creation_time() => {
+            return Err(bad(format!(
+                "signature (created {created:?}) predates key ({:?})",
+                key.creation_time()
+            )));
+        }
+        Some(_) => {}
+        None => return Err(bad("signature has no creation time subpacket".into())),
+    }
+    let mut hash = sig.hash_algo().context()?.for_signature(sig.version());
+    if let Some(salt) = salt {
+        hash.update(salt);
+    }
+    hash.update(message);
+    sig.hash(&mut hash)?;
+    let digest = hash.into_digest()?;
+    key.parts_as_public()
+        .verify(sig.mpis(), sig.hash_algo(), &digest)
+}
+
 /// Signature blobs larger than this are refused before parsing.
 pub const MAX_SIGNATURE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -372,9 +428,9 @@ impl<'k> Verifier<'k> {
 
         // Crypto.
         let checked = if sig.typ() == SignatureType::Text {
-            sig.verify_message(ka.key(), normalize_text(&env.literal))
+            verify_message_uncached(sig, ka.key(), &normalize_text(&env.literal))
         } else {
-            sig.verify_message(ka.key(), &env.literal)
+            verify_message_uncached(sig, ka.key(), &env.literal)
         };
         if let Err(e) = checked {
             return Err(VerifyError::BadSignature(e.into()));
