@@ -766,7 +766,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                {})
             self.api(t, body)
         except ApiError as e:
-            self.send_json(e.code, e.status())
+            try:
+                self.send_json(e.code, e.status())
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
