@@ -229,6 +229,16 @@ impl Registry {
     /// Starts a registry set up as `setup` says and waits (up to 10 s) until
     /// `/v2/` answers (200, or 401 with auth).
     pub(crate) fn start_with(setup: &RegistrySetup) -> Self {
+        Registry::start_inner(setup, None)
+    }
+
+    /// Starts a registry on `port` (a port the test reserved earlier, e.g.
+    /// to name it in a request before the registry is up).
+    pub(crate) fn start_on(port: u16, setup: &RegistrySetup) -> Self {
+        Registry::start_inner(setup, Some(port))
+    }
+
+    fn start_inner(setup: &RegistrySetup, fixed_port: Option<u16>) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("imp-registry.")
             .tempdir()
@@ -236,7 +246,7 @@ impl Registry {
         let mut last_log = String::new();
         // The free port can be taken between probing and binding: retry.
         for _ in 0..5 {
-            let port = util::free_port();
+            let port = fixed_port.unwrap_or_else(util::free_port);
             let storage = dir.path().join("storage");
             std::fs::create_dir_all(&storage).expect("storage dir");
             let config = dir.path().join("config.yml");
