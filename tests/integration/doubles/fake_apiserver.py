@@ -68,13 +68,19 @@ Test hooks (not Kubernetes API; under /_fake/):
   GET    /_fake/log            every request: {"seq", "method", "path",
                                "query", "code", "client"}
   POST   /_fake/faults         {"method", "path" (suffix of the path),
-                               "body" (substring of the body, optional),
+                               "query", "body" (substrings of the query
+                               and the body; all optional),
                                "action": "hang" | "error", "code"}: matching
                                requests hang until the fault is cleared, or
                                answer a Status with that code; the answer is
                                the fault with an "id"
   GET    /_fake/faults         the faults with their "hits"
   DELETE /_fake/faults         clears them (hung requests are answered 503)
+  POST   /_fake/watches/close  ends every open watch (as an API server
+                               restart or a watch timeout does)
+  POST   /_fake/compact        forgets the watch history (as etcd
+                               compaction does): a watch from an older
+                               resourceVersion then gets 410 Expired
 
 Usage: fake_apiserver.py [--port P] [--history N] [--bookmark-interval S] [--verbose]
 Prints "listening on PORT" on stdout once ready. Python 3 standard library only.
@@ -785,6 +791,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for f in server.faults:
                 if f.get("method", self.command) == self.command \
                         and self.url.path.endswith(f.get("path", "")) \
+                        and f.get("query", "") in self.url.query \
                         and f.get("body", "") in text:
                     f["hits"] += 1
                     hit = f
@@ -814,6 +821,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 value["id"] = len(server.faults) + 1 + server.cleared
                 value["hits"] = 0
                 server.faults.append(value)
+            elif path == "/_fake/watches/close" and self.command == "POST":
+                server.watch_epoch += 1
+                server.store.cond.notify_all()
+                value = {}
+            elif path == "/_fake/compact" and self.command == "POST":
+                server.store.events = []
+                server.store.compacted = server.store.rv
+                value = {"compacted": str(server.store.rv)}
             elif path == "/_fake/faults" and self.command == "DELETE":
                 server.cleared += len(server.faults)
                 server.faults = []
@@ -954,6 +969,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         requested = self.query.get("resourceVersion") or ""
         deadline = time.monotonic() + timeout
         with store.cond:
+            epoch = self.server.watch_epoch
             kind = store.kind_of(t)
             expired = None
             initial = []
@@ -1010,7 +1026,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         pending = None
                     elif not pending:
                         left = deadline - time.monotonic()
-                        if left <= 0:
+                        if left <= 0 or self.server.watch_epoch != epoch:
                             break
                         wait = min(left, self.server.bookmark_interval)
                         store.cond.wait(wait)
@@ -1030,7 +1046,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     cursor = max(cursor, current)
                     bookmark(cursor)
                     last_sent = time.monotonic()
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or self.server.watch_epoch != epoch:
                     break
             if bookmarks:
                 bookmark(cursor)
@@ -1054,6 +1070,7 @@ def main():
     server.log = []
     server.faults = []
     server.cleared = 0
+    server.watch_epoch = 0
     server.bookmark_interval = a.bookmark_interval
     server.verbose = a.verbose
     print("listening on %d" % server.server_address[1], flush=True)
