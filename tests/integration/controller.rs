@@ -337,10 +337,23 @@ impl Controller {
     }
 
     /// The HTTP status of `GET path` on the health port (None: no answer).
-    fn health_status(&self, path: &str) -> Option<u16> {
+    /// The request goes out in one write unless `split_at` cuts it in two
+    /// segments (TCP may deliver any request that way; a server must read
+    /// on until the end of the head).
+    fn health_status(&self, path: &str, split_at: Option<usize>) -> Option<u16> {
+        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
         let mut s = TcpStream::connect(("127.0.0.1", self.health)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        s.set_nodelay(true).ok()?;
+        match split_at {
+            None => s.write_all(request.as_bytes()).ok()?,
+            Some(n) => {
+                s.write_all(&request.as_bytes()[..n]).ok()?;
+                // Shapes the input (two segments), asserts nothing.
+                std::thread::sleep(Duration::from_millis(200));
+                s.write_all(&request.as_bytes()[n..]).ok()?;
+            }
+        }
         let mut answer = String::new();
         s.read_to_string(&mut answer).ok()?;
         answer.split_whitespace().nth(1)?.parse().ok()
@@ -491,15 +504,88 @@ fn a_request_for_a_missing_image_fails_with_a_reason() {
     assert!(w.signatures().is_empty(), "{:?}", w.signatures());
 
     // Its probes answer, and SIGTERM stops it cleanly.
-    assert_eq!(ctl.health_status("/healthz"), Some(200), "{}", ctl.log());
-    assert_eq!(ctl.health_status("/readyz"), Some(200));
-    assert_eq!(ctl.health_status("/nope"), Some(404));
+    assert_eq!(
+        ctl.health_status("/healthz", None),
+        Some(200),
+        "{}",
+        ctl.log()
+    );
+    assert_eq!(ctl.health_status("/readyz", None), Some(200));
+    assert_eq!(ctl.health_status("/nope", None), Some(404));
+    assert_eq!(
+        ctl.health_status("/healthz", Some(4)),
+        Some(200),
+        "a probe whose request line arrives in two segments"
+    );
     let log = ctl.log();
     let status = ctl.terminate();
     assert!(
         status.success(),
         "exit status {status} after SIGTERM:\n{log}"
     );
+}
+
+/// The watch breaks (an API server restart) and, while the controller is
+/// away, the history it would resume from is compacted: its watch gets 410
+/// Expired, it lists again, and reconciles the request created in the gap.
+#[test]
+fn a_watch_expired_while_away_is_listed_again() {
+    if !tools() {
+        return;
+    }
+    let w = World::new();
+    let ctl = w.controller();
+    let cluster_wide = "/apis/cop.redhat.com/v1alpha2/imagesigningrequests";
+    let requests = |watch: bool| {
+        w.api
+            .log()
+            .iter()
+            .filter(|e| {
+                e["method"] == "GET"
+                    && e["path"] == cluster_wide
+                    && e["query"].as_str().unwrap_or("").contains("watch=true") == watch
+            })
+            .count()
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while requests(true) == 0 {
+        assert!(Instant::now() < deadline, "never watched:\n{}", ctl.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lists = requests(false);
+
+    // New watches hang; the open ones end; the controller watches again.
+    w.api.add_fault(json!({
+        "method": "GET",
+        "path": "/imagesigningrequests",
+        "query": "watch=true",
+        "action": "hang",
+    }));
+    let (code, _) = w.api.call(
+        "POST",
+        "/_fake/watches/close",
+        "application/json",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    let deadline = Instant::now() + DEADLINE;
+    while w.api.fault_hits() == 0 {
+        assert!(Instant::now() < deadline, "no new watch:\n{}", ctl.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Meanwhile: a request, and the history compacted past it.
+    w.api.create_signing("sign-gap", w.spec(&w.v1));
+    let (code, _) = w
+        .api
+        .call("POST", "/_fake/compact", "application/json", &Value::Null);
+    assert_eq!(code, 200);
+    w.api.clear_faults();
+
+    let obj = w.api.wait_for("sign-gap", &ctl, finished);
+    assert_eq!(phase(&obj), "Completed", "{obj:#}\n{}", ctl.log());
+    assert_eq!(w.signatures_of(&w.v1_digest), 1);
+    assert!(requests(false) > lists, "listed again after 410 Expired");
+    ctl.kill();
 }
 
 /// A registry that cannot be reached yet (connection refused) is a
