@@ -9,6 +9,7 @@ what a kube-rs controller uses:
            /apis/GROUP/VERSION/[namespaces/NS/]RESOURCE[/NAME[/status]]; a
            collection path without a namespace lists and watches every
            namespace. /version, /healthz, /readyz, /livez.
+  pod logs GET /api/v1/namespaces/NS/pods/NAME/log (see the test hooks).
   list     GET collection: {"kind": "<Kind>List", "metadata":
            {"resourceVersion": current}, "items": [...]} sorted by namespace
            and name; labelSelector (k=v, k!=v, k, !k) and fieldSelector
@@ -61,7 +62,8 @@ what a kube-rs controller uses:
 Not modelled: discovery (/api, /apis: a typed kube Api needs none),
 admission, validation against CRD schemas, list at an exact old
 resourceVersion (lists are always current), deleteCollection, YAML apply
-bodies, authentication and authorization.
+bodies, following pod logs, garbage collection by ownerReferences,
+authentication and authorization.
 
 Test hooks (not Kubernetes API; under /_fake/):
   GET    /_fake/objects        every stored object
@@ -76,6 +78,12 @@ Test hooks (not Kubernetes API; under /_fake/):
                                the fault with an "id"
   GET    /_fake/faults         the faults with their "hits"
   DELETE /_fake/faults         clears them (hung requests are answered 503)
+  PUT    /_fake/logs/NS/POD/CONTAINER
+                               the body becomes that container's log, as
+                               GET /api/v1/namespaces/NS/pods/POD/log serves
+                               it (container, tailLines, limitBytes; 400
+                               while no log was stored, as for a container
+                               waiting to start)
   POST   /_fake/watches/close  ends every open watch (as an API server
                                restart or a watch timeout does)
   POST   /_fake/compact        forgets the watch history (as etcd
@@ -821,6 +829,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 value["id"] = len(server.faults) + 1 + server.cleared
                 value["hits"] = 0
                 server.faults.append(value)
+            elif path.startswith("/_fake/logs/") and self.command == "PUT":
+                parts = path[len("/_fake/logs/"):].split("/")
+                if len(parts) != 3:
+                    raise ApiError(400, "BadRequest", "PUT /_fake/logs/NAMESPACE/POD/CONTAINER")
+                server.logs[tuple(parts)] = body
+                value = {}
             elif path == "/_fake/watches/close" and self.command == "POST":
                 server.watch_epoch += 1
                 server.store.cond.notify_all()
@@ -842,6 +856,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def api(self, t, body):
         store = self.server.store
+        if t.sub == "log" and t.group == "" and t.resource == "pods" and self.command == "GET":
+            self.pod_log(t)
+            return
         if t.sub not in (None, "status"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if self.command == "GET" and t.name is None:
@@ -884,6 +901,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
         self.send_json(code, value)
+
+    def pod_log(self, t):
+        """GET pods/NAME/log: the text a test stored for the container, as
+        the kubelet serves it (container, tailLines, limitBytes)."""
+        store = self.server.store
+        with store.cond:
+            pod = copy.deepcopy(store.get(t))
+            containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+            container = self.query.get("container")
+            if not container:
+                if len(containers) != 1:
+                    raise ApiError(400, "BadRequest", "a container name must be specified for "
+                                   "pod %s, choose one of: [%s]" % (t.name, " ".join(containers)))
+                container = containers[0]
+            if container not in containers:
+                raise ApiError(400, "BadRequest", "container %s is not valid for pod %s"
+                               % (container, t.name))
+            text = self.server.logs.get((t.namespace, t.name, container))
+        if text is None:
+            raise ApiError(400, "BadRequest", 'container "%s" in pod "%s" is waiting to start: '
+                           "ContainerCreating" % (container, t.name))
+        if self.query.get("tailLines"):
+            lines = text.splitlines(True)
+            text = b"".join(lines[len(lines) - min(len(lines), int(self.query["tailLines"])):])
+        if self.query.get("limitBytes"):
+            text = text[: int(self.query["limitBytes"])]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+        self.logged(200)
 
     def json(self, body):
         try:
@@ -1071,6 +1120,7 @@ def main():
     server.faults = []
     server.cleared = 0
     server.watch_epoch = 0
+    server.logs = {}
     server.bookmark_interval = a.bookmark_interval
     server.verbose = a.verbose
     print("listening on %d" % server.server_address[1], flush=True)
