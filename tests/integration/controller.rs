@@ -70,6 +70,12 @@ impl FakeApi {
         } else {
             serde_json::to_vec(body).expect("JSON")
         };
+        let (code, text) = self.call_raw(method, path, content_type, &body);
+        (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// One HTTP/1.0 request with a raw body; the status code and the body.
+    fn call_raw(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the fake");
         s.set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
@@ -80,7 +86,7 @@ impl FakeApi {
             body.len()
         )
         .expect("send");
-        s.write_all(&body).expect("send body");
+        s.write_all(body).expect("send body");
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).expect("read the answer");
         let text = String::from_utf8_lossy(&raw);
@@ -90,8 +96,7 @@ impl FakeApi {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .expect("status code");
-        let value = serde_json::from_str(body).unwrap_or(Value::Null);
-        (code, value)
+        (code, body.to_owned())
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
@@ -525,6 +530,37 @@ fn a_request_for_a_missing_image_fails_with_a_reason() {
     );
 }
 
+/// Two requests for the same image at once leave one signature between
+/// them (both Completed). The pipeline lists the store, then signs and
+/// writes, with no lock per digest: reconciles that run concurrently
+/// mostly sign in the same second, and same-second signatures by one key
+/// are byte-identical and stored once. A failure here (two signature files)
+/// means two of them crossed a second boundary inside that window.
+#[test]
+fn two_requests_for_one_image_at_once_sign_it_once() {
+    if !tools() {
+        return;
+    }
+    let w = World::new();
+    for name in ["sign-twin-a", "sign-twin-b", "sign-twin-c"] {
+        w.api.create_signing(name, w.spec(&w.v1));
+    }
+    // Created before the controller starts: its first list hands it all
+    // three at once.
+    let ctl = w.controller();
+    for name in ["sign-twin-a", "sign-twin-b", "sign-twin-c"] {
+        let obj = w.api.wait_for(name, &ctl, finished);
+        assert_eq!(phase(&obj), "Completed", "{obj:#}");
+    }
+    assert_eq!(
+        w.signatures_of(&w.v1_digest),
+        1,
+        "one signature for one image: {:?}",
+        w.signatures()
+    );
+    ctl.kill();
+}
+
 /// The watch breaks (an API server restart) and, while the controller is
 /// away, the history it would resume from is compacted: its watch gets 410
 /// Expired, it lists again, and reconciles the request created in the gap.
@@ -882,6 +918,44 @@ fn the_fake_api_server_behaves_like_the_real_one_where_the_controller_looks() {
     );
     assert_eq!(code, 200);
     assert_eq!(api.get(&format!("{SIGNING}/x")).0, 404);
+
+    // A pod's log, per container, as a scan Job's pod would leave it.
+    let pods = "/api/v1/namespaces/team/pods";
+    let (code, pod) = api.call(
+        "POST",
+        pods,
+        "application/json",
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "scan-1"},
+                "spec": {"containers": [{"name": "scan"}, {"name": "side"}]}}),
+    );
+    assert_eq!(code, 201, "{pod}");
+    let (code, status) = api.get(&format!("{pods}/scan-1/log"));
+    assert_eq!((code, status["reason"].as_str()), (400, Some("BadRequest")));
+    let (code, status) = api.get(&format!("{pods}/scan-1/log?container=scan"));
+    assert_eq!(code, 400, "waiting to start: {status}");
+    let (code, _) = api.call_raw(
+        "PUT",
+        "/_fake/logs/team/scan-1/scan",
+        "text/plain",
+        b"one\ntwo\n",
+    );
+    assert_eq!(code, 200);
+    let (code, text) = api.call_raw(
+        "GET",
+        &format!("{pods}/scan-1/log?container=scan"),
+        "text/plain",
+        b"",
+    );
+    assert_eq!((code, text.as_str()), (200, "one\ntwo\n"));
+    let (_, text) = api.call_raw(
+        "GET",
+        &format!("{pods}/scan-1/log?container=scan&tailLines=1"),
+        "text/plain",
+        b"",
+    );
+    assert_eq!(text, "two\n");
+    let (code, list) = api.get(pods);
+    assert_eq!((code, list["kind"].as_str()), (200, Some("PodList")));
 }
 
 /// A watch from a resourceVersion older than the fake's history gets the
