@@ -1002,9 +1002,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 meta["remainingItemCount"] = len(rest)
         else:
             items = items[start:]
-        for o in items:
-            o.pop("kind", None)
-            o.pop("apiVersion", None)
+        if t.group in BUILTIN_GROUPS:
+            # Built-in lists leave kind and apiVersion out of their items;
+            # custom resources (stored unstructured) keep them.
+            for o in items:
+                o.pop("kind", None)
+                o.pop("apiVersion", None)
         self.send_json(200, {"kind": kind + "List", "apiVersion": t.api_version,
                              "metadata": meta, "items": items})
 
