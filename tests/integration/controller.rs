@@ -30,7 +30,14 @@ const NS: &str = "team";
 const SIGNING: &str = "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagesigningrequests";
 
 fn tools() -> bool {
-    require_tools(&["python3", "skopeo", "umoci", "docker-registry", "openssl"])
+    require_tools(&[
+        "python3",
+        "skopeo",
+        "umoci",
+        "docker-registry",
+        "openssl",
+        "kill",
+    ])
 }
 
 /// `doubles/fake_apiserver.py` on a free loopback port; killed on drop.
