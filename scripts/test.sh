@@ -27,6 +27,13 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo build: the controller (feature kube) for the integration tests"
+# tests/integration/controller.rs runs the real controller binary against the
+# fake API server (tests/integration/doubles/fake_apiserver.py). The test
+# builds it too (a no-op once fresh); building it here first keeps that
+# compile in its own step.
+cargo build --example controller --features kube --locked
+
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
 
@@ -42,7 +49,9 @@ step "cargo test: the kube feature (custom resources, CRDs in deploy/crds up to 
 cargo clippy -p imprimatur-service --features kube --all-targets --locked -- -D warnings
 cargo test -p imprimatur-service --features kube --locked
 # examples/controller (root package, required-features = kube): lint with
-# cfg(test) and run its reconcile tests (kube's client over tower-test).
+# cfg(test) and run its reconcile tests (kube's client over tower-test). Its
+# end-to-end tests against the fake API server ran with the integration tests
+# above (tests/integration/controller.rs), once.
 cargo clippy --example controller --features kube --profile test --locked -- -D warnings
 cargo test --example controller --features kube --locked
 

@@ -5,6 +5,7 @@
 //! is missing they fail if `CI` is set and are skipped (with a message) otherwise.
 
 mod arf;
+mod controller;
 mod deploy;
 mod machineconfig;
 mod peers;

@@ -229,6 +229,16 @@ impl Registry {
     /// Starts a registry set up as `setup` says and waits (up to 10 s) until
     /// `/v2/` answers (200, or 401 with auth).
     pub(crate) fn start_with(setup: &RegistrySetup) -> Self {
+        Registry::start_inner(setup, None)
+    }
+
+    /// Starts a registry on `port` (a port the test reserved earlier, e.g.
+    /// to name it in a request before the registry is up).
+    pub(crate) fn start_on(port: u16, setup: &RegistrySetup) -> Self {
+        Registry::start_inner(setup, Some(port))
+    }
+
+    fn start_inner(setup: &RegistrySetup, fixed_port: Option<u16>) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("imp-registry.")
             .tempdir()
@@ -236,7 +246,7 @@ impl Registry {
         let mut last_log = String::new();
         // The free port can be taken between probing and binding: retry.
         for _ in 0..5 {
-            let port = util::free_port();
+            let port = fixed_port.unwrap_or_else(util::free_port);
             let storage = dir.path().join("storage");
             std::fs::create_dir_all(&storage).expect("storage dir");
             let config = dir.path().join("config.yml");
@@ -477,6 +487,32 @@ impl Default for Scratch {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A test CA and a server certificate for 127.0.0.1 and localhost signed by it.
+pub(crate) fn make_ca(scratch: &Scratch) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = scratch.path("pki");
+    std::fs::create_dir_all(&dir).expect("pki dir");
+    let sh = |script: &str| run_ok(Command::new("sh").arg("-c").arg(script).current_dir(&dir));
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=Imprimatur Test CA' 2>/dev/null",
+    );
+    sh(
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1' 2>/dev/null",
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .expect("ext");
+    sh(
+        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf 2>/dev/null",
+    );
+    (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    )
 }
 
 /// Self-tests of the peers: they prove the fixtures work, so that a failing

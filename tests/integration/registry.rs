@@ -356,39 +356,13 @@ fn basic_auth_with_creds_and_authfile() {
     assert_eq!(json_of(&out)["Digest"], digest);
 }
 
-/// A test CA and a server certificate for 127.0.0.1 and localhost signed by it.
-fn make_ca(scratch: &Scratch) -> (PathBuf, PathBuf, PathBuf) {
-    let dir = scratch.path("pki");
-    std::fs::create_dir_all(&dir).expect("pki dir");
-    let sh = |script: &str| run_ok(Command::new("sh").arg("-c").arg(script).current_dir(&dir));
-    sh(
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=Imprimatur Test CA' 2>/dev/null",
-    );
-    sh(
-        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1' 2>/dev/null",
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .expect("ext");
-    sh(
-        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf 2>/dev/null",
-    );
-    (
-        dir.join("ca.crt"),
-        dir.join("server.crt"),
-        dir.join("server.key"),
-    )
-}
-
 #[test]
 fn tls_with_a_test_ca_needs_cert_dir() {
     if !tools() {
         return;
     }
     let scratch = Scratch::new();
-    let (ca, cert, key) = make_ca(&scratch);
+    let (ca, cert, key) = crate::peers::make_ca(&scratch);
     let certs = scratch.path("certs");
     std::fs::create_dir_all(&certs).expect("certs");
     std::fs::copy(&ca, certs.join("ca.crt")).expect("copy ca");

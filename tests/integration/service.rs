@@ -231,15 +231,15 @@ fn a_failed_result_frame_scan_writes_the_reason_to_the_termination_log() {
 
 /// A key, a trust configuration for the registry's scope with a `file://`
 /// lookaside, and the paths of all of them.
-struct Trust {
-    keys: PathBuf,
-    public: PathBuf,
-    policy: PathBuf,
-    registries_d: PathBuf,
-    lookaside: PathBuf,
+pub(crate) struct Trust {
+    pub(crate) keys: PathBuf,
+    pub(crate) public: PathBuf,
+    pub(crate) policy: PathBuf,
+    pub(crate) registries_d: PathBuf,
+    pub(crate) lookaside: PathBuf,
 }
 
-fn trust(scratch: &Scratch, registry_host: &str) -> Trust {
+pub(crate) fn trust(scratch: &Scratch, registry_host: &str) -> Trust {
     let keys = scratch.path("keys");
     std::fs::create_dir_all(&keys).expect("keys dir");
     let public = scratch.path("release.pub");
@@ -316,7 +316,7 @@ fn run_request(t: &Trust, file: &Path) -> (std::process::Output, Value) {
     (out, status["status"].clone())
 }
 
-fn signatures_in(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn signatures_in(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -336,7 +336,7 @@ fn signatures_in(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
+pub(crate) fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
     status["conditions"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == kind))

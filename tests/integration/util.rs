@@ -40,10 +40,23 @@ pub(crate) fn require_tool(tool: &str) -> bool {
 /// code.
 pub(crate) fn imprimatur_bin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(build_example).clone()
+    BUILT
+        .get_or_init(|| build_example("imprimatur", &[]))
+        .clone()
 }
 
-fn build_example() -> PathBuf {
+/// The Kubernetes controller example (`target/<profile>/examples/controller`,
+/// feature `kube`), built once per test process with `cargo build --example
+/// controller --features kube` for the same reasons as [`imprimatur_bin`]
+/// (`scripts/test.sh` builds it before the tests, so this is a no-op there).
+pub(crate) fn controller_bin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_example("controller", &["--features", "kube"]))
+        .clone()
+}
+
+fn build_example(name: &str, extra: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let profile_dir = exe
         .parent()
@@ -51,20 +64,42 @@ fn build_example() -> PathBuf {
         .expect("test binary lives in target/<profile>/deps");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
-    build.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "build",
-        "--quiet",
-        "--example",
-        "imprimatur",
-    ]);
+    // Not the variables cargo sets for this test binary: build scripts (ring's)
+    // track CARGO_MANIFEST_DIR, and seeing it here but not in the outer
+    // `cargo test` would rebuild ring and everything above it every run.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            )
+        {
+            build.env_remove(&*key);
+        }
+    }
+    build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--example", name])
+        .args(extra);
     if profile_dir.file_name().is_some_and(|p| p == "release") {
         build.arg("--release");
     }
     let status = build
         .status()
-        .expect("run cargo build --example imprimatur");
-    assert!(status.success(), "cargo build --example imprimatur failed");
-    let bin = profile_dir.join("examples").join("imprimatur");
+        .unwrap_or_else(|e| panic!("cannot run cargo build --example {name}: {e}"));
+    assert!(
+        status.success(),
+        "cargo build --example {name} {} failed",
+        extra.join(" ")
+    );
+    let bin = profile_dir.join("examples").join(name);
     assert!(bin.exists(), "{} is missing after the build", bin.display());
     bin
 }
