@@ -6,20 +6,22 @@
 //! status is written by server-side apply (field manager `imprimatur`).
 //! `/healthz` and `/readyz` answer on port 8080.
 //!
+//! A signing request signs with the keys of the Secret its
+//! `signingKeySecretName` names, in its own namespace (`keys.rs`).
+//!
 //! Not yet: scans of signing requests as Jobs (`requireScan` scans in this
-//! process), signing keys from Secrets (a mounted key directory,
-//! `IMPRIMATUR_KEY_DIR`, instead), events, finalizers, leader election,
-//! metrics, signing on push. See the controller issue.
+//! process), events, leader election, metrics, signing on push. See the
+//! controller issue.
 //!
 //! Environment: `IMPRIMATUR_SCANNER_IMAGE` (the image scan Jobs run, with
 //! `imprimatur` and OpenSCAP; required), `IMPRIMATUR_SCANNER_PULL_SECRET`
 //! (a Secret the kubelet pulls it with), `IMPRIMATUR_REGISTRY_AUTH_SECRET` (a
 //! `dockerconfigjson` Secret, in each request's namespace, mounted for the
-//! scan's own pull), `IMPRIMATUR_KEY_DIR` (signing keys, file names are
-//! `signingKeySecretName` values), `IMPRIMATUR_REGISTRIES_D` (default
+//! scan's own pull), `IMPRIMATUR_REGISTRIES_D` (default
 //! `/etc/containers/registries.d`), `IMPRIMATUR_LISTEN` (default
 //! `0.0.0.0:8080`).
 
+mod keys;
 mod reconcile;
 mod scanning;
 
@@ -29,9 +31,9 @@ use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use imprimatur::registry::RegistryClient;
+use imprimatur::service::Pipeline;
 use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
 use imprimatur::service::scan_job::{MANAGED_BY, MANAGED_BY_LABEL, ScanJobConfig};
-use imprimatur::service::{KeyDir, Pipeline};
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client};
@@ -80,13 +82,10 @@ async fn run() -> anyhow::Result<()> {
     } else {
         imprimatur::policy::RegistriesConfig::default()
     };
-    let mut pipeline = Pipeline::new(RegistryClient::builder().build()?).registries(
+    let pipeline = Pipeline::new(RegistryClient::builder().build()?).registries(
         registries,
         imprimatur::policy::default_lookaside(false, "/tmp"),
     );
-    if let Some(dir) = std::env::var_os("IMPRIMATUR_KEY_DIR") {
-        pipeline = pipeline.keys(Arc::new(KeyDir::new(PathBuf::from(dir))));
-    }
     let ctx = Arc::new(Context {
         client: client.clone(),
         resolver: scanning::pipeline_resolver(pipeline.clone()),

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
 use imprimatur::service::request::{Document, RequestMeta};
 use imprimatur::service::scan_job::ScanJobConfig;
-use imprimatur::service::status::{ConditionType, Phase, rfc3339};
+use imprimatur::service::status::{ConditionStatus, ConditionType, Phase, rfc3339};
 use imprimatur::service::{Pipeline, Request, RequestStatus};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::keys::{self, KEY_UNAVAILABLE, NoSecretNamed};
 use crate::scanning::Resolver;
 
 /// The field manager of every status write.
@@ -154,9 +155,12 @@ pub(crate) async fn apply_status<K: RequestResource>(
     Ok(())
 }
 
-/// Reconciles one request of either kind.
-pub(crate) async fn reconcile<K: RequestResource>(
-    obj: Arc<K>,
+/// Reconciles one `ImageSigningRequest`: its key Secret is read first (a
+/// missing one fails the request before anything else is written), then the
+/// status goes to `Running`, the pipeline runs with that Secret's keys, and
+/// its status is written.
+pub(crate) async fn reconcile(
+    obj: Arc<ImageSigningRequest>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     if is_done(obj.as_ref()) {
@@ -168,7 +172,15 @@ pub(crate) async fn reconcile<K: RequestResource>(
     if name.is_empty() {
         return Err(Error::Unnamed);
     }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let api: Api<ImageSigningRequest> = Api::namespaced(ctx.client.clone(), &ns);
+    let pipeline = match signing_keys(&obj, &ctx, &ns).await? {
+        Ok(pipeline) => pipeline,
+        Err(message) => {
+            let status = failed_status(obj.as_ref(), &ctx, KEY_UNAVAILABLE, &message);
+            apply_status(&api, &name, &status).await?;
+            return Ok(Action::await_change());
+        }
+    };
 
     // Running first: a restart sees the request was started (the pipeline is
     // idempotent: running it again leaves one signature).
@@ -179,9 +191,47 @@ pub(crate) async fn reconcile<K: RequestResource>(
     };
     apply_status(&api, &name, &running).await?;
 
-    let out = ctx.pipeline.run(&obj.to_request()).await;
+    let out = pipeline.run(&obj.to_request()).await;
     apply_status(&api, &name, &out.status).await?;
     Ok(Action::await_change())
+}
+
+/// The pipeline with the keys of the request's Secret, or why they cannot
+/// be had (see `keys.rs`). A request naming no Secret gets a provider that
+/// lets the pipeline say that the name is required.
+async fn signing_keys(
+    obj: &ImageSigningRequest,
+    ctx: &Context,
+    ns: &str,
+) -> Result<Result<Pipeline, String>, Error> {
+    let Some(secret) = obj.spec.signing_key_secret_name.as_deref() else {
+        return Ok(Ok(ctx.pipeline.clone().keys(Arc::new(NoSecretNamed))));
+    };
+    Ok(keys::secret_keys(&ctx.client, ns, secret)
+        .await?
+        .map(|keys| ctx.pipeline.clone().keys(Arc::new(keys))))
+}
+
+/// A `Failed` status for this generation: `Ready=False` with the reason.
+pub(crate) fn failed_status<K: RequestResource>(
+    obj: &K,
+    ctx: &Context,
+    reason: &str,
+    message: &str,
+) -> RequestStatus {
+    let now = (ctx.now)();
+    let mut status = obj.status().cloned().unwrap_or_default();
+    status.phase = Some(Phase::Failed);
+    status.set_condition(
+        ConditionType::Ready,
+        ConditionStatus::False,
+        reason,
+        message,
+        obj.meta().generation,
+        now,
+    );
+    status.end_time = Some(rfc3339(now));
+    status
 }
 
 /// Retries with a fixed delay (the runtime's queue spreads them).
@@ -193,6 +243,9 @@ pub(crate) fn error_policy<K: RequestResource>(
     eprintln!("imprimatur-controller: reconcile failed: {error}");
     Action::requeue(Duration::from_secs(30))
 }
+
+#[cfg(test)]
+mod secret_tests;
 
 #[cfg(test)]
 mod tests {
@@ -340,6 +393,19 @@ mod tests {
     async fn a_predecessor_signing_request_is_applied_to_its_own_kind() {
         let (ctx, mut handle) = context();
         let verifier = tokio::spawn(async move {
+            // The key Secret first (never used: the tag cannot be resolved).
+            let (request, send) = handle.next_request().await.expect("a request");
+            assert_eq!(request.method(), http::Method::GET);
+            assert_eq!(
+                request.uri().to_string(),
+                "/api/v1/namespaces/team/secrets/mygpgkey"
+            );
+            let secret = k8s_openapi::api::core::v1::Secret::default();
+            send.send_response(
+                Response::builder()
+                    .body(Body::from(serde_json::to_vec(&secret).expect("json")))
+                    .expect("response"),
+            );
             for want in ["Running", "Failed"] {
                 let (request, send) = handle.next_request().await.expect("a request");
                 assert_eq!(request.method(), http::Method::PATCH);

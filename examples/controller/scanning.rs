@@ -34,7 +34,7 @@ use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use kube::runtime::controller::Action;
 
-use crate::reconcile::{Context, Error, apply_status, is_done};
+use crate::reconcile::{Context, Error, apply_status, failed_status as failed, is_done};
 
 /// How often a running scan is looked at even without a Job event.
 const RUNNING_REQUEUE: Duration = Duration::from_secs(60);
@@ -101,7 +101,7 @@ pub(crate) async fn reconcile_scanning(
         None => match resolve(&obj, &ctx).await {
             Ok(p) => p,
             Err((reason, message)) => {
-                let status = failed(&obj, &ctx, reason, &message);
+                let status = failed(obj.as_ref(), &ctx, reason, &message);
                 apply_status(&requests, &name, &status).await?;
                 return Ok(Action::await_change());
             }
@@ -161,24 +161,6 @@ async fn resolve(
     (ctx.resolver)(target)
         .await
         .map_err(|m| ("ImageUnavailable", m))
-}
-
-/// A `Failed` status with `Ready=False` and the reason.
-fn failed(obj: &ImageScanningRequest, ctx: &Context, reason: &str, message: &str) -> RequestStatus {
-    let now = (ctx.now)();
-    let mut status = obj.status.clone().unwrap_or_default();
-    status.phase = Some(Phase::Failed);
-    let generation = obj.metadata.generation;
-    status.set_condition(
-        ConditionType::Ready,
-        ConditionStatus::False,
-        reason,
-        message,
-        generation,
-        now,
-    );
-    status.end_time = Some(rfc3339(now));
-    status
 }
 
 async fn create_job(
