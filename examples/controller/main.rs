@@ -21,9 +21,12 @@
 //! `/etc/containers/registries.d`), `IMPRIMATUR_LISTEN` (default
 //! `0.0.0.0:8080`).
 
+mod events;
 mod keys;
 mod reconcile;
 mod scanning;
+#[cfg(test)]
+mod testing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,13 +89,13 @@ async fn run() -> anyhow::Result<()> {
         registries,
         imprimatur::policy::default_lookaside(false, "/tmp"),
     );
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        resolver: scanning::pipeline_resolver(pipeline.clone()),
-        pipeline,
-        now: Arc::new(std::time::SystemTime::now),
-        scan_jobs: scan_job_config()?,
-    });
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        pipeline.clone(),
+        scan_job_config()?,
+        scanning::pipeline_resolver(pipeline),
+        std::env::var("POD_NAME").ok(),
+    ));
     let listen = std::env::var("IMPRIMATUR_LISTEN").unwrap_or_else(|_| "0.0.0.0:8080".into());
     tokio::spawn(async move {
         if let Err(e) = serve_health(listen).await {

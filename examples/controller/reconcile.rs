@@ -6,9 +6,16 @@
 //! subresource with one field manager ([`FIELD_MANAGER`]), so conditions merge
 //! by type (the CRD declares them a list map).
 //!
-//! Not yet the design of the controller issue: a signing request with
-//! `requireScan` still scans in this process, and there are no events,
-//! finalizers, leases or metrics.
+//! Each step is also an event (`events.rs`), published after the status
+//! write it describes.
+//!
+//! No finalizer: deleting a request needs no cleanup by the controller. Its
+//! scan Jobs carry an owner reference to it, so the garbage collector
+//! deletes them with it; a signature it made is the point of the request
+//! and must outlive it (it is what nodes verify); its keys were never
+//! copied anywhere; its events expire on their own. A finalizer would only
+//! add a write per request and a way for deletion to hang while the
+//! controller is down.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -21,11 +28,13 @@ use imprimatur::service::status::{ConditionStatus, ConditionType, Phase, rfc3339
 use imprimatur::service::{Pipeline, Request, RequestStatus};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::events::Recorder;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::events::{self, Collector, Notice};
 use crate::keys::{self, KEY_UNAVAILABLE, NoSecretNamed};
 use crate::scanning::Resolver;
 
@@ -45,6 +54,29 @@ pub(crate) struct Context {
     /// Resolves a scanning request's image to its digest (the pipeline's
     /// registry client; a fixed answer in tests).
     pub(crate) resolver: Resolver,
+    /// Publishes the events of each step (`events.rs`).
+    pub(crate) recorder: Recorder,
+}
+
+impl Context {
+    /// A context on the system clock, whose events name `instance` (this
+    /// replica's pod) as their reporting instance.
+    pub(crate) fn new(
+        client: Client,
+        pipeline: Pipeline,
+        scan_jobs: ScanJobConfig,
+        resolver: Resolver,
+        instance: Option<String>,
+    ) -> Self {
+        Context {
+            recorder: events::recorder(client.clone(), instance),
+            client,
+            pipeline,
+            now: Arc::new(SystemTime::now),
+            scan_jobs,
+            resolver,
+        }
+    }
 }
 
 /// Why a reconcile failed (retried by the error policy).
@@ -178,6 +210,8 @@ pub(crate) async fn reconcile(
         Err(message) => {
             let status = failed_status(obj.as_ref(), &ctx, KEY_UNAVAILABLE, &message);
             apply_status(&api, &name, &status).await?;
+            let notice = Notice::warning(KEY_UNAVAILABLE, "Sign", message);
+            events::publish(&ctx.recorder, obj.as_ref(), &[notice]).await;
             return Ok(Action::await_change());
         }
     };
@@ -191,8 +225,14 @@ pub(crate) async fn reconcile(
     };
     apply_status(&api, &name, &running).await?;
 
-    let out = pipeline.run(&obj.to_request()).await;
+    let collector = Collector::default();
+    let out = pipeline
+        .events(collector.callback())
+        .run(&obj.to_request())
+        .await;
     apply_status(&api, &name, &out.status).await?;
+    let notices = collector.finish(&out.status);
+    events::publish(&ctx.recorder, obj.as_ref(), &notices).await;
     Ok(Action::await_change())
 }
 
@@ -256,7 +296,7 @@ mod tests {
     use kube::client::Body;
     use std::time::UNIX_EPOCH;
 
-    type Handle = tower_test::mock::Handle<HttpRequest<Body>, Response<Body>>;
+    use crate::testing::{Handle, expect_event};
 
     fn context() -> (Arc<Context>, Handle) {
         let (service, handle) = tower_test::mock::pair::<HttpRequest<Body>, Response<Body>>();
@@ -264,12 +304,17 @@ mod tests {
         let registry = imprimatur::registry::RegistryClient::builder()
             .build()
             .expect("registry client");
+        let resolver: Resolver =
+            Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) }));
         let ctx = Context {
-            client,
-            pipeline: Pipeline::new(registry),
             now: Arc::new(|| UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
-            scan_jobs: ScanJobConfig::new("scanner:1"),
-            resolver: Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) })),
+            ..Context::new(
+                client,
+                Pipeline::new(registry),
+                ScanJobConfig::new("scanner:1"),
+                resolver,
+                None,
+            )
         };
         (Arc::new(ctx), handle)
     }
@@ -367,6 +412,10 @@ mod tests {
                 );
             })
             .await;
+            // No step ran: the warning is the Ready condition's reason.
+            let who = ("team", "sign-myapp");
+            let note = "spec.imageStreamTag or spec.image is required";
+            expect_event(&mut handle, who, "Warning", "InvalidRequest", note).await;
             handle
         });
         let obj = signing(ImageSigningRequestSpec::default(), None);
@@ -432,6 +481,15 @@ mod tests {
                         .expect("response"),
                 );
             }
+            let who = ("team", "sign-myapp");
+            expect_event(
+                &mut handle,
+                who,
+                "Warning",
+                "InvalidRequest",
+                "myapp:latest",
+            )
+            .await;
         });
         let mut obj = ImageSigningRequest::new(
             "sign-myapp",

@@ -16,6 +16,9 @@
 //!    (until its TTL) for whoever investigates. A finished Job made for an
 //!    older generation of the request is deleted instead, and the request
 //!    looked at again.
+//!
+//! Every status write is followed by its events (`events.rs`): a Job
+//! created, Scanned, GatePassed, or a warning with the failure's reason.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +37,7 @@ use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use kube::runtime::controller::Action;
 
+use crate::events::{self, Notice};
 use crate::reconcile::{Context, Error, apply_status, failed_status as failed, is_done};
 
 /// How often a running scan is looked at even without a Job event.
@@ -103,6 +107,8 @@ pub(crate) async fn reconcile_scanning(
             Err((reason, message)) => {
                 let status = failed(obj.as_ref(), &ctx, reason, &message);
                 apply_status(&requests, &name, &status).await?;
+                let notice = Notice::warning(reason, "Resolve", message);
+                events::publish(&ctx.recorder, obj.as_ref(), &[notice]).await;
                 return Ok(Action::await_change());
             }
         },
@@ -175,6 +181,8 @@ async fn create_job(
         Err(e) => {
             let status = failed(obj, ctx, "InvalidRequest", &e.to_string());
             apply_status(requests, &obj.name_any(), &status).await?;
+            let notice = Notice::warning("InvalidRequest", "CreateJob", e.to_string());
+            events::publish(&ctx.recorder, obj, &[notice]).await;
             return Ok(Action::await_change());
         }
     };
@@ -192,15 +200,18 @@ async fn create_job(
     status.end_time = None;
     status.image_digest = Some(pinned.digest.clone());
     status.unsigned_image = Some(pinned.repo_at_digest.clone());
+    let message = format!("scan Job {job_name} created for {}", pinned.digest);
     status.set_condition(
         ConditionType::Scanned,
         ConditionStatus::Unknown,
         "JobCreated",
-        format!("scan Job {job_name} created for {}", pinned.digest),
+        message.clone(),
         obj.metadata.generation,
         now,
     );
     apply_status(requests, &obj.name_any(), &status).await?;
+    let notice = Notice::normal("ScanJobCreated", "CreateJob", message);
+    events::publish(&ctx.recorder, obj, &[notice]).await;
     Ok(Action::requeue(RUNNING_REQUEUE))
 }
 
@@ -283,6 +294,7 @@ async fn finish(
             let mut status = obj.status.clone().unwrap_or_default();
             result.apply_to(&mut status, obj.metadata.generation, (ctx.now)());
             apply_status(requests, &name, &status).await?;
+            events::publish(&ctx.recorder, obj, &scan_notices(&status)).await;
             jobs.delete(job_name, &DeleteParams::background()).await?;
         }
         Err(error) => {
@@ -292,14 +304,32 @@ async fn finish(
                 ConditionType::Scanned,
                 ConditionStatus::False,
                 reason,
-                message,
+                message.clone(),
                 obj.metadata.generation,
                 (ctx.now)(),
             );
             apply_status(requests, &name, &status).await?;
+            let notice = Notice::warning(reason, "Scan", message);
+            events::publish(&ctx.recorder, obj, &[notice]).await;
         }
     }
     Ok(Action::await_change())
+}
+
+/// The events of a verified result: `Scanned`, and `GatePassed` or a
+/// `GateFailed` warning when there was a gate.
+fn scan_notices(status: &RequestStatus) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    if let Some(scanned) = status.condition(ConditionType::Scanned) {
+        notices.push(Notice::normal("Scanned", "Scan", scanned.message.clone()));
+    }
+    if let Some(gate) = status.condition(ConditionType::GatePassed) {
+        notices.push(match gate.status {
+            ConditionStatus::True => Notice::normal("GatePassed", "Gate", gate.message.clone()),
+            _ => Notice::warning("GateFailed", "Gate", gate.message.clone()),
+        });
+    }
+    notices
 }
 
 /// The reason and message of a scan that gave no accepted result: the

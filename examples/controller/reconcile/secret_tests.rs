@@ -13,11 +13,12 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
-type Handle = tower_test::mock::Handle<HttpRequest<Body>, Response<Body>>;
+use crate::testing::{Handle, expect_event};
 type Send = tower_test::mock::SendResponse<Response<Body>>;
 
 const SECRET_URI: &str = "/api/v1/namespaces/team/secrets/signer";
 const STATUS_URI: &str = "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagesigningrequests/sign-myapp/status?&force=true&fieldManager=imprimatur";
+const WHO: (&str, &str) = ("team", "sign-myapp");
 const PASSPHRASE: &str = "correct horse battery staple";
 
 pub(super) fn context() -> (Arc<Context>, Handle) {
@@ -27,12 +28,17 @@ pub(super) fn context() -> (Arc<Context>, Handle) {
     let registry = imprimatur::registry::RegistryClient::builder()
         .build()
         .expect("registry client");
+    let resolver: Resolver =
+        Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) }));
     let ctx = Context {
-        client: Client::new(service, "default"),
-        pipeline: Pipeline::new(registry),
         now: Arc::new(|| UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
-        scan_jobs: ScanJobConfig::new("scanner:1"),
-        resolver: Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) })),
+        ..Context::new(
+            Client::new(service, "default"),
+            Pipeline::new(registry),
+            ScanJobConfig::new("scanner:1"),
+            resolver,
+            None,
+        )
     };
     (Arc::new(ctx), handle)
 }
@@ -194,6 +200,11 @@ async fn a_request_signs_with_the_key_of_its_secret() {
         assert_eq!(status["signature"]["created"], true);
         assert!(!text.contains(PASSPHRASE) && !text.contains("PRIVATE KEY"));
         applied(send);
+        // Each step an event, naming the key by fingerprint only.
+        let signed = expect_event(&mut handle, WHO, "Normal", "Signed", &fingerprint).await;
+        assert!(!signed.to_string().contains(PASSPHRASE));
+        expect_event(&mut handle, WHO, "Normal", "Published", "/signature-1").await;
+        expect_event(&mut handle, WHO, "Normal", "Verified", "").await;
         handle
     });
     let action = reconcile(Arc::new(request(image, lookaside)), ctx)
@@ -241,6 +252,7 @@ async fn a_missing_secret_fails_the_request_with_key_unavailable() {
             "{ready}"
         );
         applied(send);
+        expect_event(&mut handle, WHO, "Warning", "KeyUnavailable", "team/signer").await;
         handle
     });
     let action = reconcile(Arc::new(request(image, lookaside)), ctx)
@@ -274,6 +286,8 @@ async fn a_forbidden_secret_says_the_namespace_is_not_served() {
             "{ready}"
         );
         applied(send);
+        let note = "namespace team is not served";
+        expect_event(&mut handle, WHO, "Warning", "KeyUnavailable", note).await;
         handle
     });
     reconcile(Arc::new(request(image, lookaside)), ctx)
