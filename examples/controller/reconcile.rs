@@ -25,7 +25,7 @@ use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
 use imprimatur::service::request::{Document, RequestMeta};
 use imprimatur::service::scan_job::ScanJobConfig;
 use imprimatur::service::status::{ConditionStatus, ConditionType, Phase, rfc3339};
-use imprimatur::service::{Pipeline, Request, RequestStatus};
+use imprimatur::service::{Pipeline, Request, RequestStatus, RunOutput};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
@@ -36,6 +36,7 @@ use serde_json::json;
 
 use crate::events::{self, Collector, Notice};
 use crate::keys::{self, KEY_UNAVAILABLE, NoSecretNamed};
+use crate::metrics::Metrics;
 use crate::scanning::Resolver;
 
 /// The field manager of every status write.
@@ -56,6 +57,8 @@ pub(crate) struct Context {
     pub(crate) resolver: Resolver,
     /// Publishes the events of each step (`events.rs`).
     pub(crate) recorder: Recorder,
+    /// The process's metrics (`metrics.rs`).
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Context {
@@ -75,6 +78,7 @@ impl Context {
             now: Arc::new(SystemTime::now),
             scan_jobs,
             resolver,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }
@@ -107,6 +111,8 @@ pub(crate) trait RequestResource:
     + Sync
     + 'static
 {
+    /// The kind's name (a metrics label).
+    const KIND: &'static str;
     /// The current status, if any.
     fn status(&self) -> Option<&RequestStatus>;
     /// The request as the pipeline takes it.
@@ -125,6 +131,7 @@ fn meta_of(obj: &impl Resource) -> RequestMeta {
 }
 
 impl RequestResource for ImageScanningRequest {
+    const KIND: &'static str = "ImageScanningRequest";
     fn status(&self) -> Option<&RequestStatus> {
         self.status.as_ref()
     }
@@ -140,6 +147,7 @@ impl RequestResource for ImageScanningRequest {
 }
 
 impl RequestResource for ImageSigningRequest {
+    const KIND: &'static str = "ImageSigningRequest";
     fn status(&self) -> Option<&RequestStatus> {
         self.status.as_ref()
     }
@@ -167,8 +175,10 @@ pub(crate) fn is_done<K: RequestResource>(obj: &K) -> bool {
 }
 
 /// Writes `status` through the status subresource (server-side apply,
-/// forced, field manager [`FIELD_MANAGER`]).
+/// forced, field manager [`FIELD_MANAGER`]), and counts it in `metrics`
+/// when it ends the request.
 pub(crate) async fn apply_status<K: RequestResource>(
+    metrics: &Metrics,
     api: &Api<K>,
     name: &str,
     status: &RequestStatus,
@@ -184,6 +194,7 @@ pub(crate) async fn apply_status<K: RequestResource>(
         &Patch::Apply(body),
     )
     .await?;
+    metrics.status_written(K::KIND, status);
     Ok(())
 }
 
@@ -209,7 +220,7 @@ pub(crate) async fn reconcile(
         Ok(pipeline) => pipeline,
         Err(message) => {
             let status = failed_status(obj.as_ref(), &ctx, KEY_UNAVAILABLE, &message);
-            apply_status(&api, &name, &status).await?;
+            apply_status(&ctx.metrics, &api, &name, &status).await?;
             let notice = Notice::warning(KEY_UNAVAILABLE, "Sign", message);
             events::publish(&ctx.recorder, obj.as_ref(), &[notice]).await;
             return Ok(Action::await_change());
@@ -223,17 +234,28 @@ pub(crate) async fn reconcile(
         start_time: Some(rfc3339((ctx.now)())),
         ..obj.status().cloned().unwrap_or_default()
     };
-    apply_status(&api, &name, &running).await?;
+    apply_status(&ctx.metrics, &api, &name, &running).await?;
 
     let collector = Collector::default();
     let out = pipeline
         .events(collector.callback())
         .run(&obj.to_request())
         .await;
-    apply_status(&api, &name, &out.status).await?;
+    apply_status(&ctx.metrics, &api, &name, &out.status).await?;
+    count_run(&ctx.metrics, &out);
     let notices = collector.finish(&out.status);
     events::publish(&ctx.recorder, obj.as_ref(), &notices).await;
     Ok(Action::await_change())
+}
+
+/// Counts what a signing run made: its signature, its scan.
+fn count_run(metrics: &Metrics, out: &RunOutput) {
+    if let Some(signature) = &out.status.signature {
+        metrics.signature(signature.created);
+    }
+    if out.scan.is_some() {
+        metrics.scan(ImageSigningRequest::KIND, Some(&out.status));
+    }
 }
 
 /// The pipeline with the keys of the request's Secret, or why they cannot

@@ -38,7 +38,9 @@ use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use kube::runtime::controller::Action;
 
 use crate::events::{self, Notice};
-use crate::reconcile::{Context, Error, apply_status, failed_status as failed, is_done};
+use crate::reconcile::{
+    Context, Error, RequestResource as _, apply_status, failed_status as failed, is_done,
+};
 
 /// How often a running scan is looked at even without a Job event.
 const RUNNING_REQUEUE: Duration = Duration::from_secs(60);
@@ -106,7 +108,7 @@ pub(crate) async fn reconcile_scanning(
             Ok(p) => p,
             Err((reason, message)) => {
                 let status = failed(obj.as_ref(), &ctx, reason, &message);
-                apply_status(&requests, &name, &status).await?;
+                apply_status(&ctx.metrics, &requests, &name, &status).await?;
                 let notice = Notice::warning(reason, "Resolve", message);
                 events::publish(&ctx.recorder, obj.as_ref(), &[notice]).await;
                 return Ok(Action::await_change());
@@ -180,7 +182,7 @@ async fn create_job(
         Ok(job) => job,
         Err(e) => {
             let status = failed(obj, ctx, "InvalidRequest", &e.to_string());
-            apply_status(requests, &obj.name_any(), &status).await?;
+            apply_status(&ctx.metrics, requests, &obj.name_any(), &status).await?;
             let notice = Notice::warning("InvalidRequest", "CreateJob", e.to_string());
             events::publish(&ctx.recorder, obj, &[notice]).await;
             return Ok(Action::await_change());
@@ -209,7 +211,7 @@ async fn create_job(
         obj.metadata.generation,
         now,
     );
-    apply_status(requests, &obj.name_any(), &status).await?;
+    apply_status(&ctx.metrics, requests, &obj.name_any(), &status).await?;
     let notice = Notice::normal("ScanJobCreated", "CreateJob", message);
     events::publish(&ctx.recorder, obj, &[notice]).await;
     Ok(Action::requeue(RUNNING_REQUEUE))
@@ -293,7 +295,8 @@ async fn finish(
         Ok(result) => {
             let mut status = obj.status.clone().unwrap_or_default();
             result.apply_to(&mut status, obj.metadata.generation, (ctx.now)());
-            apply_status(requests, &name, &status).await?;
+            apply_status(&ctx.metrics, requests, &name, &status).await?;
+            ctx.metrics.scan(ImageScanningRequest::KIND, Some(&status));
             events::publish(&ctx.recorder, obj, &scan_notices(&status)).await;
             jobs.delete(job_name, &DeleteParams::background()).await?;
         }
@@ -308,7 +311,8 @@ async fn finish(
                 obj.metadata.generation,
                 (ctx.now)(),
             );
-            apply_status(requests, &name, &status).await?;
+            apply_status(&ctx.metrics, requests, &name, &status).await?;
+            ctx.metrics.scan(ImageScanningRequest::KIND, None);
             let notice = Notice::warning(reason, "Scan", message);
             events::publish(&ctx.recorder, obj, &[notice]).await;
         }

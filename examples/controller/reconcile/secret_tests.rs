@@ -207,13 +207,20 @@ async fn a_request_signs_with_the_key_of_its_secret() {
         expect_event(&mut handle, WHO, "Normal", "Verified", "").await;
         handle
     });
-    let action = reconcile(Arc::new(request(image, lookaside)), ctx)
+    let action = reconcile(Arc::new(request(image, lookaside)), ctx.clone())
         .await
         .expect("reconcile");
     assert_eq!(action, Action::await_change());
     finished(scenario).await;
     let stored = walk(&dir.path().join("sigstore"));
     assert_eq!(stored.len(), 1, "one signature published: {stored:?}");
+    let metrics = ctx.metrics.encode().expect("metrics");
+    for line in [
+        "imprimatur_signatures_total{result=\"created\"} 1\n",
+        "imprimatur_requests_finished_total{kind=\"ImageSigningRequest\",outcome=\"completed\"} 1\n",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
