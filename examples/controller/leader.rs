@@ -179,6 +179,9 @@ async fn watchdog(api: &Api<Lease>, settings: &LeaseSettings) -> &'static str {
 }
 
 #[cfg(test)]
+mod election_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::api::coordination::v1::LeaseSpec;
