@@ -42,7 +42,7 @@ impl Health {
         self.ready.store(ready, Ordering::Release);
     }
 
-    fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 }

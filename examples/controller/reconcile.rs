@@ -248,9 +248,11 @@ pub(crate) async fn reconcile(
     Ok(Action::await_change())
 }
 
-/// Counts what a signing run made: its signature, its scan.
+/// Counts what a signing run made: its signatures (atomic, sigstore), its
+/// scan.
 fn count_run(metrics: &Metrics, out: &RunOutput) {
-    if let Some(signature) = &out.status.signature {
+    let made = [&out.status.signature, &out.status.sigstore_signature];
+    for signature in made.into_iter().flatten() {
         metrics.signature(signature.created);
     }
     if out.scan.is_some() {

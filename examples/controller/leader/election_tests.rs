@@ -206,3 +206,50 @@ async fn a_leader_whose_lease_was_taken_loses_leadership() {
         "{lost}"
     );
 }
+
+/// A follower is ready (it can take over) and, asked to stop (SIGTERM),
+/// leaves the election without ever running the controllers.
+#[tokio::test]
+async fn a_follower_is_ready_and_stops_on_request() {
+    use crate::health::Health;
+    use crate::reconcile::Context;
+    let state = Shared::default();
+    state.lock().expect("fake").lease = Some(held_by("pod-b", 0));
+    let client = fake_client(state.clone());
+    let leadership = join(client.clone(), settings()).await.expect("join");
+    let registry = imprimatur::registry::RegistryClient::builder()
+        .build()
+        .expect("registry client");
+    let pipeline = imprimatur::service::Pipeline::new(registry);
+    let resolver: crate::scanning::Resolver =
+        Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) }));
+    let scan_jobs = imprimatur::service::scan_job::ScanJobConfig::new("scanner:1");
+    let ctx = Arc::new(Context::new(client, pipeline, scan_jobs, resolver, None));
+    let health = Arc::new(Health::new(ctx.metrics.clone()));
+    let (stop_tx, stop) = watch::channel(false);
+    let lead = tokio::spawn(crate::controllers::lead(
+        ctx,
+        health.clone(),
+        leadership,
+        stop,
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(health.is_ready(), "a follower is ready");
+    stop_tx.send(true).expect("stop");
+    let outcome = tokio::time::timeout(Duration::from_secs(3), lead)
+        .await
+        .expect("stopped in time")
+        .expect("task");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert!(!health.is_ready(), "not ready once stopping");
+    assert_eq!(
+        holder(&state).as_deref(),
+        Some("pod-b"),
+        "pod-b's Lease untouched"
+    );
+    let verbs = state.lock().expect("fake").verbs.clone();
+    assert!(
+        !verbs.contains(&"patch"),
+        "a follower writes nothing: {verbs:?}"
+    );
+}
