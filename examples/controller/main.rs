@@ -1,74 +1,64 @@
 //! `imprimatur-controller`: the Kubernetes controller for
-//! `ImageScanningRequest` and `ImageSigningRequest` (`cop.redhat.com/v1alpha2`),
-//! a start. It watches both kinds in every namespace it may list. A scanning
-//! request is scanned by a Job (`scanning.rs`) whose verified result becomes
-//! its status; a signing request runs the service pipeline in process. Every
-//! status is written by server-side apply (field manager `imprimatur`).
-//! `/healthz` and `/readyz` answer on port 8080.
+//! `ImageScanningRequest` and `ImageSigningRequest` (`cop.redhat.com/v1alpha2`).
+//! It watches both kinds in every namespace it may list. A scanning request
+//! is scanned by a Job (`scanning.rs`) whose verified result becomes its
+//! status; a signing request runs the service pipeline in process, with the
+//! keys of the Secret its `signingKeySecretName` names in its own namespace
+//! (`keys.rs`). Every status is written by server-side apply (field manager
+//! `imprimatur`), every step is an event (`events.rs`).
+//!
+//! Of the replicas, the one holding the Lease runs the controllers
+//! (`leader.rs`, `controllers.rs`); SIGTERM stops them gracefully and
+//! releases the Lease; a lost Lease stops the process. `/healthz`,
+//! `/readyz` and `/metrics` answer on port 8080 (`health.rs`,
+//! `metrics.rs`).
 //!
 //! Not yet: scans of signing requests as Jobs (`requireScan` scans in this
-//! process), signing keys from Secrets (a mounted key directory,
-//! `IMPRIMATUR_KEY_DIR`, instead), events, finalizers, leader election,
-//! metrics, signing on push. See the controller issue.
+//! process), signing on push. See the controller issue.
 //!
 //! Environment: `IMPRIMATUR_SCANNER_IMAGE` (the image scan Jobs run, with
 //! `imprimatur` and OpenSCAP; required), `IMPRIMATUR_SCANNER_PULL_SECRET`
 //! (a Secret the kubelet pulls it with), `IMPRIMATUR_REGISTRY_AUTH_SECRET` (a
 //! `dockerconfigjson` Secret, in each request's namespace, mounted for the
-//! scan's own pull), `IMPRIMATUR_KEY_DIR` (signing keys, file names are
-//! `signingKeySecretName` values), `IMPRIMATUR_REGISTRIES_D` (default
+//! scan's own pull), `IMPRIMATUR_REGISTRIES_D` (default
 //! `/etc/containers/registries.d`), `IMPRIMATUR_LISTEN` (default
-//! `0.0.0.0:8080`).
+//! `0.0.0.0:8080`), `POD_NAMESPACE` and `POD_NAME` (the Lease's namespace
+//! and this replica's identity; required unless
+//! `IMPRIMATUR_LEADER_ELECTION=off`).
 
+mod controllers;
+mod events;
+mod health;
+mod keys;
+mod leader;
+mod metrics;
 mod reconcile;
 mod scanning;
+#[cfg(test)]
+mod testing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use futures_util::StreamExt as _;
 use imprimatur::registry::RegistryClient;
-use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
-use imprimatur::service::scan_job::{MANAGED_BY, MANAGED_BY_LABEL, ScanJobConfig};
-use imprimatur::service::{KeyDir, Pipeline};
-use k8s_openapi::api::batch::v1::Job;
-use kube::runtime::{Controller, watcher};
-use kube::{Api, Client};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use imprimatur::service::Pipeline;
+use imprimatur::service::scan_job::ScanJobConfig;
+use kube::Client;
+use tokio::sync::watch;
 
-use reconcile::{Context, error_policy, reconcile};
+use health::Health;
+use leader::LeaseSettings;
+use reconcile::Context;
 
-/// Answers `GET /healthz` and `GET /readyz` with 200, anything else 404.
-async fn serve_health(listen: String) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
-    loop {
-        let (mut stream, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            // The request head can arrive in several segments: read up to its
-            // end (at most 8 KiB, for at most 5 s) before looking at it.
-            let mut buf = Vec::with_capacity(1024);
-            let mut chunk = [0u8; 1024];
-            let read_head = async {
-                while buf.len() < 8192 && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            };
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read_head).await;
-            let head = String::from_utf8_lossy(&buf);
-            let ok = head.starts_with("GET /healthz ") || head.starts_with("GET /readyz ");
-            let response: &[u8] = if ok {
-                b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n"
-            } else {
-                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            };
-            let _ = stream.write_all(response).await;
-        });
-    }
-}
+/// The Lease the replicas elect their leader on (the Role in
+/// deploy/rbac/leader-election.yaml names it).
+const LEASE_NAME: &str = "imprimatur-controller";
+/// A leader's term without renewal, in seconds: how long the controllers
+/// stand still when a leader dies without releasing.
+const LEASE_DURATION: u64 = 15;
+/// How long before its term ends a leader renews, in seconds.
+const LEASE_GRACE: u64 = 5;
 
 /// The scan Jobs' settings from the environment.
 fn scan_job_config() -> anyhow::Result<ScanJobConfig> {
@@ -81,8 +71,8 @@ fn scan_job_config() -> anyhow::Result<ScanJobConfig> {
     Ok(config)
 }
 
-async fn run() -> anyhow::Result<()> {
-    let client = Client::try_default().await?;
+/// The context of both controllers, from the environment.
+fn context(client: Client) -> anyhow::Result<Context> {
     let registries_d = std::env::var_os("IMPRIMATUR_REGISTRIES_D")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/etc/containers/registries.d"));
@@ -91,54 +81,81 @@ async fn run() -> anyhow::Result<()> {
     } else {
         imprimatur::policy::RegistriesConfig::default()
     };
-    let mut pipeline = Pipeline::new(RegistryClient::builder().build()?).registries(
+    let pipeline = Pipeline::new(RegistryClient::builder().build()?).registries(
         registries,
         imprimatur::policy::default_lookaside(false, "/tmp"),
     );
-    if let Some(dir) = std::env::var_os("IMPRIMATUR_KEY_DIR") {
-        pipeline = pipeline.keys(Arc::new(KeyDir::new(PathBuf::from(dir))));
-    }
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        resolver: scanning::pipeline_resolver(pipeline.clone()),
-        pipeline,
-        now: Arc::new(std::time::SystemTime::now),
-        scan_jobs: scan_job_config()?,
-    });
-    let listen = std::env::var("IMPRIMATUR_LISTEN").unwrap_or_else(|_| "0.0.0.0:8080".into());
-    tokio::spawn(async move {
-        if let Err(e) = serve_health(listen).await {
-            eprintln!("imprimatur-controller: health server: {e}");
-        }
-    });
+    Ok(Context::new(
+        client,
+        pipeline.clone(),
+        scan_job_config()?,
+        scanning::pipeline_resolver(pipeline),
+        std::env::var("POD_NAME").ok(),
+    ))
+}
 
-    let scans = Controller::new(
-        Api::<ImageScanningRequest>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .owns(
-        Api::<Job>::all(client.clone()),
-        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}")),
-    )
-    .shutdown_on_signal()
-    .run(scanning::reconcile_scanning, error_policy, ctx.clone())
-    .for_each(|r| async move {
-        if let Err(e) = r {
-            eprintln!("imprimatur-controller: ImageScanningRequest: {e}");
+/// The Lease this replica runs for: `imprimatur-controller` in
+/// `POD_NAMESPACE`, identity `POD_NAME` (both from the downward API in
+/// deploy/controller/deployment.yaml); `None` when
+/// `IMPRIMATUR_LEADER_ELECTION=off` (one replica run by hand).
+fn lease_settings() -> anyhow::Result<Option<LeaseSettings>> {
+    if std::env::var("IMPRIMATUR_LEADER_ELECTION").is_ok_and(|v| v == "off") {
+        return Ok(None);
+    }
+    let var = |name: &str| {
+        std::env::var(name).map_err(|_| {
+            anyhow::anyhow!(
+                "{name} is not set: leader election needs POD_NAMESPACE and POD_NAME \
+                 (or IMPRIMATUR_LEADER_ELECTION=off for a single replica)"
+            )
+        })
+    };
+    Ok(Some(LeaseSettings {
+        name: LEASE_NAME.into(),
+        namespace: var("POD_NAMESPACE")?,
+        identity: var("POD_NAME")?,
+        duration: LEASE_DURATION,
+        grace: LEASE_GRACE,
+    }))
+}
+
+/// Sets `stop` on SIGTERM (the kubelet stopping the pod) or SIGINT.
+async fn forward_signals(stop: watch::Sender<bool>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        r = tokio::signal::ctrl_c() => r?,
+    }
+    eprintln!("imprimatur-controller: shutting down");
+    let _ = stop.send(true);
+    Ok(())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let client = Client::try_default().await?;
+    let ctx = Arc::new(context(client.clone())?);
+    let lease = lease_settings()?;
+    let health = Arc::new(Health::new(ctx.metrics.clone()));
+    let listen = std::env::var("IMPRIMATUR_LISTEN").unwrap_or_else(|_| "0.0.0.0:8080".into());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+    tokio::spawn(health::serve(listener, health.clone()));
+    let (stop_tx, stop) = watch::channel(false);
+    let signals = forward_signals(stop_tx);
+    tokio::spawn(async move {
+        if let Err(e) = signals.await {
+            eprintln!("imprimatur-controller: signal handling: {e}");
         }
     });
-    let signs = Controller::new(
-        Api::<ImageSigningRequest>::all(client),
-        watcher::Config::default(),
-    )
-    .shutdown_on_signal()
-    .run(reconcile, error_policy, ctx)
-    .for_each(|r| async move {
-        if let Err(e) = r {
-            eprintln!("imprimatur-controller: ImageSigningRequest: {e}");
+    match lease {
+        Some(settings) => {
+            let leadership = leader::join(client, settings).await?;
+            controllers::lead(ctx, health, leadership, stop).await?;
         }
-    });
-    tokio::join!(scans, signs);
+        None => controllers::run(ctx, health, stop).await,
+    }
     Ok(())
 }
 

@@ -6,9 +6,16 @@
 //! subresource with one field manager ([`FIELD_MANAGER`]), so conditions merge
 //! by type (the CRD declares them a list map).
 //!
-//! Not yet the design of the controller issue: a signing request with
-//! `requireScan` still scans in this process, and there are no events,
-//! finalizers, leases or metrics.
+//! Each step is also an event (`events.rs`), published after the status
+//! write it describes.
+//!
+//! No finalizer: deleting a request needs no cleanup by the controller. Its
+//! scan Jobs carry an owner reference to it, so the garbage collector
+//! deletes them with it; a signature it made is the point of the request
+//! and must outlive it (it is what nodes verify); its keys were never
+//! copied anywhere; its events expire on their own. A finalizer would only
+//! add a write per request and a way for deletion to hang while the
+//! controller is down.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -17,15 +24,19 @@ use std::time::{Duration, SystemTime};
 use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
 use imprimatur::service::request::{Document, RequestMeta};
 use imprimatur::service::scan_job::ScanJobConfig;
-use imprimatur::service::status::{ConditionType, Phase, rfc3339};
-use imprimatur::service::{Pipeline, Request, RequestStatus};
+use imprimatur::service::status::{ConditionStatus, ConditionType, Phase, rfc3339};
+use imprimatur::service::{Pipeline, Request, RequestStatus, RunOutput};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::events::Recorder;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::events::{self, Collector, Notice};
+use crate::keys::{self, KEY_UNAVAILABLE, NoSecretNamed};
+use crate::metrics::Metrics;
 use crate::scanning::Resolver;
 
 /// The field manager of every status write.
@@ -44,6 +55,32 @@ pub(crate) struct Context {
     /// Resolves a scanning request's image to its digest (the pipeline's
     /// registry client; a fixed answer in tests).
     pub(crate) resolver: Resolver,
+    /// Publishes the events of each step (`events.rs`).
+    pub(crate) recorder: Recorder,
+    /// The process's metrics (`metrics.rs`).
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Context {
+    /// A context on the system clock, whose events name `instance` (this
+    /// replica's pod) as their reporting instance.
+    pub(crate) fn new(
+        client: Client,
+        pipeline: Pipeline,
+        scan_jobs: ScanJobConfig,
+        resolver: Resolver,
+        instance: Option<String>,
+    ) -> Self {
+        Context {
+            recorder: events::recorder(client.clone(), instance),
+            client,
+            pipeline,
+            now: Arc::new(SystemTime::now),
+            scan_jobs,
+            resolver,
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
 }
 
 /// Why a reconcile failed (retried by the error policy).
@@ -74,6 +111,8 @@ pub(crate) trait RequestResource:
     + Sync
     + 'static
 {
+    /// The kind's name (a metrics label).
+    const KIND: &'static str;
     /// The current status, if any.
     fn status(&self) -> Option<&RequestStatus>;
     /// The request as the pipeline takes it.
@@ -92,6 +131,7 @@ fn meta_of(obj: &impl Resource) -> RequestMeta {
 }
 
 impl RequestResource for ImageScanningRequest {
+    const KIND: &'static str = "ImageScanningRequest";
     fn status(&self) -> Option<&RequestStatus> {
         self.status.as_ref()
     }
@@ -107,6 +147,7 @@ impl RequestResource for ImageScanningRequest {
 }
 
 impl RequestResource for ImageSigningRequest {
+    const KIND: &'static str = "ImageSigningRequest";
     fn status(&self) -> Option<&RequestStatus> {
         self.status.as_ref()
     }
@@ -134,8 +175,10 @@ pub(crate) fn is_done<K: RequestResource>(obj: &K) -> bool {
 }
 
 /// Writes `status` through the status subresource (server-side apply,
-/// forced, field manager [`FIELD_MANAGER`]).
+/// forced, field manager [`FIELD_MANAGER`]), and counts it in `metrics`
+/// when it ends the request.
 pub(crate) async fn apply_status<K: RequestResource>(
+    metrics: &Metrics,
     api: &Api<K>,
     name: &str,
     status: &RequestStatus,
@@ -151,12 +194,16 @@ pub(crate) async fn apply_status<K: RequestResource>(
         &Patch::Apply(body),
     )
     .await?;
+    metrics.status_written(K::KIND, status);
     Ok(())
 }
 
-/// Reconciles one request of either kind.
-pub(crate) async fn reconcile<K: RequestResource>(
-    obj: Arc<K>,
+/// Reconciles one `ImageSigningRequest`: its key Secret is read first (a
+/// missing one fails the request before anything else is written), then the
+/// status goes to `Running`, the pipeline runs with that Secret's keys, and
+/// its status is written.
+pub(crate) async fn reconcile(
+    obj: Arc<ImageSigningRequest>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     if is_done(obj.as_ref()) {
@@ -168,7 +215,17 @@ pub(crate) async fn reconcile<K: RequestResource>(
     if name.is_empty() {
         return Err(Error::Unnamed);
     }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let api: Api<ImageSigningRequest> = Api::namespaced(ctx.client.clone(), &ns);
+    let pipeline = match signing_keys(&obj, &ctx, &ns).await? {
+        Ok(pipeline) => pipeline,
+        Err(message) => {
+            let status = failed_status(obj.as_ref(), &ctx, KEY_UNAVAILABLE, &message);
+            apply_status(&ctx.metrics, &api, &name, &status).await?;
+            let notice = Notice::warning(KEY_UNAVAILABLE, "Sign", message);
+            events::publish(&ctx.recorder, obj.as_ref(), &[notice]).await;
+            return Ok(Action::await_change());
+        }
+    };
 
     // Running first: a restart sees the request was started (the pipeline is
     // idempotent: running it again leaves one signature).
@@ -177,11 +234,68 @@ pub(crate) async fn reconcile<K: RequestResource>(
         start_time: Some(rfc3339((ctx.now)())),
         ..obj.status().cloned().unwrap_or_default()
     };
-    apply_status(&api, &name, &running).await?;
+    apply_status(&ctx.metrics, &api, &name, &running).await?;
 
-    let out = ctx.pipeline.run(&obj.to_request()).await;
-    apply_status(&api, &name, &out.status).await?;
+    let collector = Collector::default();
+    let out = pipeline
+        .events(collector.callback())
+        .run(&obj.to_request())
+        .await;
+    apply_status(&ctx.metrics, &api, &name, &out.status).await?;
+    count_run(&ctx.metrics, &out);
+    let notices = collector.finish(&out.status);
+    events::publish(&ctx.recorder, obj.as_ref(), &notices).await;
     Ok(Action::await_change())
+}
+
+/// Counts what a signing run made: its signatures (atomic, sigstore), its
+/// scan.
+fn count_run(metrics: &Metrics, out: &RunOutput) {
+    let made = [&out.status.signature, &out.status.sigstore_signature];
+    for signature in made.into_iter().flatten() {
+        metrics.signature(signature.created);
+    }
+    if out.scan.is_some() {
+        metrics.scan(ImageSigningRequest::KIND, Some(&out.status));
+    }
+}
+
+/// The pipeline with the keys of the request's Secret, or why they cannot
+/// be had (see `keys.rs`). A request naming no Secret gets a provider that
+/// lets the pipeline say that the name is required.
+async fn signing_keys(
+    obj: &ImageSigningRequest,
+    ctx: &Context,
+    ns: &str,
+) -> Result<Result<Pipeline, String>, Error> {
+    let Some(secret) = obj.spec.signing_key_secret_name.as_deref() else {
+        return Ok(Ok(ctx.pipeline.clone().keys(Arc::new(NoSecretNamed))));
+    };
+    Ok(keys::secret_keys(&ctx.client, ns, secret)
+        .await?
+        .map(|keys| ctx.pipeline.clone().keys(Arc::new(keys))))
+}
+
+/// A `Failed` status for this generation: `Ready=False` with the reason.
+pub(crate) fn failed_status<K: RequestResource>(
+    obj: &K,
+    ctx: &Context,
+    reason: &str,
+    message: &str,
+) -> RequestStatus {
+    let now = (ctx.now)();
+    let mut status = obj.status().cloned().unwrap_or_default();
+    status.phase = Some(Phase::Failed);
+    status.set_condition(
+        ConditionType::Ready,
+        ConditionStatus::False,
+        reason,
+        message,
+        obj.meta().generation,
+        now,
+    );
+    status.end_time = Some(rfc3339(now));
+    status
 }
 
 /// Retries with a fixed delay (the runtime's queue spreads them).
@@ -195,6 +309,9 @@ pub(crate) fn error_policy<K: RequestResource>(
 }
 
 #[cfg(test)]
+mod secret_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use http::{Request as HttpRequest, Response};
@@ -203,7 +320,7 @@ mod tests {
     use kube::client::Body;
     use std::time::UNIX_EPOCH;
 
-    type Handle = tower_test::mock::Handle<HttpRequest<Body>, Response<Body>>;
+    use crate::testing::{Handle, expect_event};
 
     fn context() -> (Arc<Context>, Handle) {
         let (service, handle) = tower_test::mock::pair::<HttpRequest<Body>, Response<Body>>();
@@ -211,12 +328,17 @@ mod tests {
         let registry = imprimatur::registry::RegistryClient::builder()
             .build()
             .expect("registry client");
+        let resolver: Resolver =
+            Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) }));
         let ctx = Context {
-            client,
-            pipeline: Pipeline::new(registry),
             now: Arc::new(|| UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
-            scan_jobs: ScanJobConfig::new("scanner:1"),
-            resolver: Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) })),
+            ..Context::new(
+                client,
+                Pipeline::new(registry),
+                ScanJobConfig::new("scanner:1"),
+                resolver,
+                None,
+            )
         };
         (Arc::new(ctx), handle)
     }
@@ -314,6 +436,10 @@ mod tests {
                 );
             })
             .await;
+            // No step ran: the warning is the Ready condition's reason.
+            let who = ("team", "sign-myapp");
+            let note = "spec.imageStreamTag or spec.image is required";
+            expect_event(&mut handle, who, "Warning", "InvalidRequest", note).await;
             handle
         });
         let obj = signing(ImageSigningRequestSpec::default(), None);
@@ -340,6 +466,19 @@ mod tests {
     async fn a_predecessor_signing_request_is_applied_to_its_own_kind() {
         let (ctx, mut handle) = context();
         let verifier = tokio::spawn(async move {
+            // The key Secret first (never used: the tag cannot be resolved).
+            let (request, send) = handle.next_request().await.expect("a request");
+            assert_eq!(request.method(), http::Method::GET);
+            assert_eq!(
+                request.uri().to_string(),
+                "/api/v1/namespaces/team/secrets/mygpgkey"
+            );
+            let secret = k8s_openapi::api::core::v1::Secret::default();
+            send.send_response(
+                Response::builder()
+                    .body(Body::from(serde_json::to_vec(&secret).expect("json")))
+                    .expect("response"),
+            );
             for want in ["Running", "Failed"] {
                 let (request, send) = handle.next_request().await.expect("a request");
                 assert_eq!(request.method(), http::Method::PATCH);
@@ -366,6 +505,15 @@ mod tests {
                         .expect("response"),
                 );
             }
+            let who = ("team", "sign-myapp");
+            expect_event(
+                &mut handle,
+                who,
+                "Warning",
+                "InvalidRequest",
+                "myapp:latest",
+            )
+            .await;
         });
         let mut obj = ImageSigningRequest::new(
             "sign-myapp",

@@ -16,6 +16,9 @@
 //!    (until its TTL) for whoever investigates. A finished Job made for an
 //!    older generation of the request is deleted instead, and the request
 //!    looked at again.
+//!
+//! Every status write is followed by its events (`events.rs`): a Job
+//! created, Scanned, GatePassed, or a warning with the failure's reason.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +37,10 @@ use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use kube::runtime::controller::Action;
 
-use crate::reconcile::{Context, Error, apply_status, is_done};
+use crate::events::{self, Notice};
+use crate::reconcile::{
+    Context, Error, RequestResource as _, apply_status, failed_status as failed, is_done,
+};
 
 /// How often a running scan is looked at even without a Job event.
 const RUNNING_REQUEUE: Duration = Duration::from_secs(60);
@@ -101,8 +107,10 @@ pub(crate) async fn reconcile_scanning(
         None => match resolve(&obj, &ctx).await {
             Ok(p) => p,
             Err((reason, message)) => {
-                let status = failed(&obj, &ctx, reason, &message);
-                apply_status(&requests, &name, &status).await?;
+                let status = failed(obj.as_ref(), &ctx, reason, &message);
+                apply_status(&ctx.metrics, &requests, &name, &status).await?;
+                let notice = Notice::warning(reason, "Resolve", message);
+                events::publish(&ctx.recorder, obj.as_ref(), &[notice]).await;
                 return Ok(Action::await_change());
             }
         },
@@ -163,24 +171,6 @@ async fn resolve(
         .map_err(|m| ("ImageUnavailable", m))
 }
 
-/// A `Failed` status with `Ready=False` and the reason.
-fn failed(obj: &ImageScanningRequest, ctx: &Context, reason: &str, message: &str) -> RequestStatus {
-    let now = (ctx.now)();
-    let mut status = obj.status.clone().unwrap_or_default();
-    status.phase = Some(Phase::Failed);
-    let generation = obj.metadata.generation;
-    status.set_condition(
-        ConditionType::Ready,
-        ConditionStatus::False,
-        reason,
-        message,
-        generation,
-        now,
-    );
-    status.end_time = Some(rfc3339(now));
-    status
-}
-
 async fn create_job(
     obj: &ImageScanningRequest,
     ctx: &Context,
@@ -192,7 +182,9 @@ async fn create_job(
         Ok(job) => job,
         Err(e) => {
             let status = failed(obj, ctx, "InvalidRequest", &e.to_string());
-            apply_status(requests, &obj.name_any(), &status).await?;
+            apply_status(&ctx.metrics, requests, &obj.name_any(), &status).await?;
+            let notice = Notice::warning("InvalidRequest", "CreateJob", e.to_string());
+            events::publish(&ctx.recorder, obj, &[notice]).await;
             return Ok(Action::await_change());
         }
     };
@@ -210,15 +202,18 @@ async fn create_job(
     status.end_time = None;
     status.image_digest = Some(pinned.digest.clone());
     status.unsigned_image = Some(pinned.repo_at_digest.clone());
+    let message = format!("scan Job {job_name} created for {}", pinned.digest);
     status.set_condition(
         ConditionType::Scanned,
         ConditionStatus::Unknown,
         "JobCreated",
-        format!("scan Job {job_name} created for {}", pinned.digest),
+        message.clone(),
         obj.metadata.generation,
         now,
     );
-    apply_status(requests, &obj.name_any(), &status).await?;
+    apply_status(&ctx.metrics, requests, &obj.name_any(), &status).await?;
+    let notice = Notice::normal("ScanJobCreated", "CreateJob", message);
+    events::publish(&ctx.recorder, obj, &[notice]).await;
     Ok(Action::requeue(RUNNING_REQUEUE))
 }
 
@@ -300,7 +295,9 @@ async fn finish(
         Ok(result) => {
             let mut status = obj.status.clone().unwrap_or_default();
             result.apply_to(&mut status, obj.metadata.generation, (ctx.now)());
-            apply_status(requests, &name, &status).await?;
+            apply_status(&ctx.metrics, requests, &name, &status).await?;
+            ctx.metrics.scan(ImageScanningRequest::KIND, Some(&status));
+            events::publish(&ctx.recorder, obj, &scan_notices(&status)).await;
             jobs.delete(job_name, &DeleteParams::background()).await?;
         }
         Err(error) => {
@@ -310,14 +307,33 @@ async fn finish(
                 ConditionType::Scanned,
                 ConditionStatus::False,
                 reason,
-                message,
+                message.clone(),
                 obj.metadata.generation,
                 (ctx.now)(),
             );
-            apply_status(requests, &name, &status).await?;
+            apply_status(&ctx.metrics, requests, &name, &status).await?;
+            ctx.metrics.scan(ImageScanningRequest::KIND, None);
+            let notice = Notice::warning(reason, "Scan", message);
+            events::publish(&ctx.recorder, obj, &[notice]).await;
         }
     }
     Ok(Action::await_change())
+}
+
+/// The events of a verified result: `Scanned`, and `GatePassed` or a
+/// `GateFailed` warning when there was a gate.
+fn scan_notices(status: &RequestStatus) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    if let Some(scanned) = status.condition(ConditionType::Scanned) {
+        notices.push(Notice::normal("Scanned", "Scan", scanned.message.clone()));
+    }
+    if let Some(gate) = status.condition(ConditionType::GatePassed) {
+        notices.push(match gate.status {
+            ConditionStatus::True => Notice::normal("GatePassed", "Gate", gate.message.clone()),
+            _ => Notice::warning("GateFailed", "Gate", gate.message.clone()),
+        });
+    }
+    notices
 }
 
 /// The reason and message of a scan that gave no accepted result: the

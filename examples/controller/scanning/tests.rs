@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::UNIX_EPOCH;
 
-type Handle = tower_test::mock::Handle<HttpRequest<Body>, Response<Body>>;
+use crate::testing::{Handle, expect_event};
 
 const UID: &str = "6f1c1f5e-2b7a-4c55-9d0e-1a2b3c4d5e6f";
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -50,11 +50,14 @@ fn context() -> (Arc<Context>, Handle, Arc<AtomicUsize>) {
         .build()
         .expect("registry client");
     let ctx = Context {
-        client: Client::new(service, "default"),
-        pipeline: Pipeline::new(registry),
         now: Arc::new(|| UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
-        scan_jobs: ScanJobConfig::new("quay.io/imprimatur/imprimatur:1"),
-        resolver,
+        ..Context::new(
+            Client::new(service, "default"),
+            Pipeline::new(registry),
+            ScanJobConfig::new("quay.io/imprimatur/imprimatur:1"),
+            resolver,
+            None,
+        )
     };
     (Arc::new(ctx), handle, resolutions)
 }
@@ -222,6 +225,14 @@ async fn without_a_job_the_job_is_created_and_the_status_says_running() {
         assert_eq!(scanned["reason"], "JobCreated");
         assert_eq!(scanned["observedGeneration"], 2);
         respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Normal",
+            "ScanJobCreated",
+            &format!("scan Job {} created for {DIGEST}", job_name()),
+        )
+        .await;
         handle
     });
     let (action, handle) = run_scenario(request(None), ctx, scenario).await;
@@ -320,6 +331,14 @@ async fn a_succeeded_job_with_a_good_log_becomes_the_status_and_is_deleted() {
         assert_eq!(condition(status, "Ready")["status"], "True");
         assert_eq!(condition(status, "Ready")["observedGeneration"], 2);
         respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Normal",
+            "Scanned",
+            "120 rules, 100 passed, 20 failed",
+        )
+        .await;
         let (body, send) = expect(&mut handle, Method::DELETE, &format!("{}?", job_uri())).await;
         assert_eq!(body["propagationPolicy"], "Background");
         respond_json(send, &job_with(json!({})));
@@ -364,6 +383,14 @@ async fn a_log_whose_hash_does_not_match_fails_the_request_and_keeps_the_job() {
         );
         assert_eq!(condition(status, "Scanned")["status"], "False");
         respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Warning",
+            "ScanResultRejected",
+            "SHA-256",
+        )
+        .await;
         handle
     });
     let (action, handle) = run_scenario(request(Some(job_created_status())), ctx, scenario).await;
@@ -389,6 +416,14 @@ async fn a_failed_job_without_a_frame_fails_with_its_reason_and_log_tail() {
         assert!(message.contains("DeadlineExceeded"), "{message}");
         assert!(message.contains("oscap: killed"), "{message}");
         respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Warning",
+            "ScanJobFailed",
+            "DeadlineExceeded",
+        )
+        .await;
         handle
     });
     let (action, handle) = run_scenario(request(Some(job_created_status())), ctx, scenario).await;
@@ -419,6 +454,14 @@ async fn a_scan_that_reported_its_error_fails_with_that_error() {
             "the scan failed: no SCAP content for alpine 3.20"
         );
         respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Warning",
+            "ScanFailed",
+            "no SCAP content for alpine 3.20",
+        )
+        .await;
         handle
     });
     let (_, handle) = run_scenario(request(Some(job_created_status())), ctx, scenario).await;
@@ -440,6 +483,14 @@ async fn a_request_without_an_image_fails_without_a_job() {
             "{ready}"
         );
         respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Warning",
+            "InvalidRequest",
+            "spec.imageStreamTag or spec.image is required",
+        )
+        .await;
         handle
     });
     let mut obj = request(None);
@@ -500,6 +551,22 @@ async fn a_job_failed_by_the_gate_still_delivers_its_verified_result() {
             "{ready}"
         );
         respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Normal",
+            "Scanned",
+            "120 rules",
+        )
+        .await;
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Warning",
+            "GateFailed",
+            "2 high failures",
+        )
+        .await;
         let (_, send) = expect(&mut handle, Method::DELETE, &format!("{}?", job_uri())).await;
         respond_json(send, &job_with(json!({})));
         handle
@@ -530,6 +597,14 @@ async fn a_failed_job_with_a_tampered_frame_is_rejected_for_its_hash() {
             "{ready}"
         );
         respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Warning",
+            "ScanResultRejected",
+            "SHA-256",
+        )
+        .await;
         handle
     });
     let (_, handle) = run_scenario(request(Some(job_created_status())), ctx, scenario).await;

@@ -1,0 +1,131 @@
+//! Running the two controllers, and only while this replica leads.
+//!
+//! [`lead`] is the replica's life: a follower (ready: it can take over)
+//! until it acquires the Lease; then the leader, running both controllers
+//! (ready once their caches have synced) until either
+//!
+//! - a shutdown is asked (SIGTERM, SIGINT): the controllers stop taking
+//!   work, finish the reconciles in flight, and the Lease is released so a
+//!   follower takes over at once; or
+//! - the leadership is lost: the controllers are dropped at once, mid-
+//!   reconcile (fail-stop; every reconcile is a step that a later one
+//!   resumes from the API), and the caller exits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
+use imprimatur::service::scan_job::{MANAGED_BY, MANAGED_BY_LABEL};
+use k8s_openapi::api::batch::v1::Job;
+use kube::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::{Controller, watcher};
+use tokio::sync::watch;
+
+use crate::health::Health;
+use crate::leader::{LeaderError, Leadership};
+use crate::reconcile::{Context, Error, RequestResource, error_policy, reconcile};
+use crate::scanning::reconcile_scanning;
+
+/// How long releasing the Lease may take at shutdown.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Follows, then leads until shutdown (`Ok`) or until the leadership is
+/// lost (`Err`); the Lease is released either way.
+pub(crate) async fn lead(
+    ctx: Arc<Context>,
+    health: Arc<Health>,
+    mut leadership: Leadership,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), LeaderError> {
+    health.set_ready(true);
+    let acquired = tokio::select! {
+        acquired = leadership.acquired() => Some(acquired),
+        _ = stop.wait_for(|stop| *stop) => None,
+    };
+    match acquired {
+        None => {
+            health.set_ready(false);
+            leadership.release(RELEASE_TIMEOUT).await;
+            return Ok(());
+        }
+        Some(Err(e)) => return Err(e),
+        Some(Ok(())) => {}
+    }
+    eprintln!("imprimatur-controller: leading; starting the controllers");
+    health.set_ready(false);
+    let outcome = tokio::select! {
+        () = run(ctx, health.clone(), stop) => Ok(()),
+        lost = leadership.lost() => Err(lost),
+    };
+    health.set_ready(false);
+    leadership.release(RELEASE_TIMEOUT).await;
+    outcome
+}
+
+/// Runs both controllers until `stop` says so, then lets them finish what
+/// is in flight. `health` turns ready when both caches have synced.
+pub(crate) async fn run(ctx: Arc<Context>, health: Arc<Health>, stop: watch::Receiver<bool>) {
+    let client = ctx.client.clone();
+    let jobs = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
+    let scans = Controller::new(
+        Api::<ImageScanningRequest>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(Api::<Job>::all(client.clone()), jobs)
+    .graceful_shutdown_on(stopped(stop.clone()));
+    let signs = Controller::new(
+        Api::<ImageSigningRequest>::all(client),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(stopped(stop));
+    let (scan_cache, sign_cache) = (scans.store(), signs.store());
+    let synced = async move {
+        let scans = scan_cache.wait_until_ready().await;
+        let signs = sign_cache.wait_until_ready().await;
+        if scans.is_ok() && signs.is_ok() {
+            health.set_ready(true);
+        }
+    };
+    let scans = scans
+        .run(measured_scanning, error_policy, ctx.clone())
+        .for_each(log_result::<ImageScanningRequest, _>);
+    let signs = signs
+        .run(measured_signing, error_policy, ctx)
+        .for_each(log_result::<ImageSigningRequest, _>);
+    tokio::join!(scans, signs, synced);
+}
+
+/// Resolves once `stop` says true (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+async fn measured_scanning(
+    obj: Arc<ImageScanningRequest>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let metrics = ctx.metrics.clone();
+    metrics
+        .measure(ImageScanningRequest::KIND, reconcile_scanning(obj, ctx))
+        .await
+}
+
+async fn measured_signing(
+    obj: Arc<ImageSigningRequest>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let metrics = ctx.metrics.clone();
+    metrics
+        .measure(ImageSigningRequest::KIND, reconcile(obj, ctx))
+        .await
+}
+
+async fn log_result<K: RequestResource, T>(
+    result: Result<T, kube::runtime::controller::Error<Error, watcher::Error>>,
+) {
+    if let Err(e) = result {
+        eprintln!("imprimatur-controller: {}: {e}", K::KIND);
+    }
+}
