@@ -59,6 +59,18 @@ pub(crate) struct Context {
     pub(crate) recorder: Recorder,
     /// The process's metrics (`metrics.rs`).
     pub(crate) metrics: Arc<Metrics>,
+    /// Consecutive transient failures per request UID, for the backoff
+    /// (in memory: a restarted controller starts again from the shortest).
+    pub(crate) retries: Retries,
+}
+
+/// Consecutive transient failures per request UID.
+pub(crate) type Retries = Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>;
+
+/// The delay before the `attempt`-th retry (1-based): 5 s doubling to at
+/// most 5 minutes — never a busy loop, never a long outage forgotten.
+pub(crate) fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_secs((5u64 << attempt.saturating_sub(1).min(6)).min(300))
 }
 
 impl Context {
@@ -79,7 +91,27 @@ impl Context {
             scan_jobs,
             resolver,
             metrics: Arc::new(Metrics::new()),
+            retries: Retries::default(),
         }
+    }
+
+    /// Counts one more transient failure of `uid`; the delay before retrying.
+    fn next_retry(&self, uid: &str) -> (u32, Duration) {
+        let mut retries = self
+            .retries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let attempt = retries.entry(uid.to_owned()).or_insert(0);
+        *attempt += 1;
+        (*attempt, retry_delay(*attempt))
+    }
+
+    /// Forgets `uid`'s transient failures (it finished, one way or another).
+    fn clear_retries(&self, uid: &str) {
+        self.retries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
     }
 }
 
@@ -241,12 +273,61 @@ pub(crate) async fn reconcile(
         .events(collector.callback())
         .run(&obj.to_request())
         .await;
+    let uid = obj.uid().unwrap_or_default();
+    if out.transient {
+        return retry_later(obj.as_ref(), &ctx, &api, &name, &uid, out.status).await;
+    }
+    ctx.clear_retries(&uid);
     apply_status(&ctx.metrics, &api, &name, &out.status).await?;
     count_run(&ctx.metrics, &out);
     let notices = collector.finish(&out.status);
     events::publish(&ctx.recorder, obj.as_ref(), &notices).await;
     Ok(Action::await_change())
 }
+
+/// A run that failed for a reason that may pass by itself (the registry
+/// unreachable or overloaded): the request stays `Running` with
+/// `Ready=False`, reason `Retrying` and when, and is reconciled again after
+/// a growing delay instead of ending `Failed` for good.
+async fn retry_later(
+    obj: &ImageSigningRequest,
+    ctx: &Context,
+    api: &Api<ImageSigningRequest>,
+    name: &str,
+    uid: &str,
+    mut status: RequestStatus,
+) -> Result<Action, Error> {
+    let (attempt, delay) = ctx.next_retry(uid);
+    let why = status
+        .condition(ConditionType::Ready)
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    let message = format!(
+        "{why}; attempt {attempt} failed, retrying in {} s",
+        delay.as_secs()
+    );
+    status.phase = Some(Phase::Running);
+    status.end_time = None;
+    status.set_condition(
+        ConditionType::Ready,
+        ConditionStatus::False,
+        RETRYING,
+        &message,
+        obj.meta().generation,
+        (ctx.now)(),
+    );
+    apply_status(&ctx.metrics, api, name, &status).await?;
+    events::publish(
+        &ctx.recorder,
+        obj,
+        &[Notice::warning(RETRYING, "Sign", message)],
+    )
+    .await;
+    Ok(Action::requeue(delay))
+}
+
+/// The `Ready` reason of a request waiting to retry a transient failure.
+pub(crate) const RETRYING: &str = "Retrying";
 
 /// Counts what a signing run made: its signatures (atomic, sigstore), its
 /// scan.
@@ -313,6 +394,13 @@ mod secret_tests;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn retries_back_off_from_5_seconds_to_at_most_5_minutes() {
+        let delays: Vec<u64> = (1..=9).map(|a| super::retry_delay(a).as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(super::retry_delay(u32::MAX).as_secs(), 300);
+    }
+
     use super::*;
     use http::{Request as HttpRequest, Response};
     use imprimatur::service::crd::ImageSigningRequest;

@@ -236,7 +236,7 @@ impl World {
         let trust = trust(&scratch, &registry.host());
         let api = FakeApi::start();
         let kubeconfig = api.kubeconfig(&scratch);
-        World {
+        let world = World {
             api,
             registry,
             scratch,
@@ -247,11 +247,44 @@ impl World {
             v2: v2.reference,
             v1_digest: v1.digest,
             v2_digest: v2.digest,
-        }
+        };
+        world.create_key_secret();
+        world
     }
 
-    /// Starts a controller process.
+    /// The signing key Secret `release` in `team`, as `kubectl create
+    /// secret generic release --from-file=key=…` makes it: the controller
+    /// signs with the keys of the request's own namespace.
+    fn create_key_secret(&self) {
+        use base64::Engine as _;
+        let key = std::fs::read(self.trust.keys.join("release")).expect("key file");
+        let (code, obj) = self.api.call(
+            "POST",
+            &format!("/api/v1/namespaces/{NS}/secrets"),
+            "application/json",
+            &json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "release", "namespace": NS},
+                "type": "Opaque",
+                "data": {"key": base64::engine::general_purpose::STANDARD.encode(key)},
+            }),
+        );
+        assert_eq!(code, 201, "{obj}");
+    }
+
+    /// Starts a controller process without leader election.
     fn controller(&self) -> Controller {
+        self.start_controller(None)
+    }
+
+    /// Starts a controller process electing its leader on the Lease in
+    /// `imprimatur-system` as replica `identity`.
+    fn replica(&self, identity: &str) -> Controller {
+        self.start_controller(Some(identity))
+    }
+
+    fn start_controller(&self, identity: Option<&str>) -> Controller {
         let log = self.scratch.path(&format!(
             "controller-{}.log",
             std::time::SystemTime::now()
@@ -261,16 +294,28 @@ impl World {
         ));
         let out = std::fs::File::create(&log).expect("controller log");
         let health = free_port();
-        let child = Command::new(controller_bin())
+        let mut command = Command::new(controller_bin());
+        command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.scratch.path("home"))
             .env("KUBECONFIG", &self.kubeconfig)
-            .env("IMPRIMATUR_KEY_DIR", &self.trust.keys)
+            // Scan Jobs are not run here: any image name will do.
+            .env(
+                "IMPRIMATUR_SCANNER_IMAGE",
+                "registry.example/imprimatur:test",
+            )
             .env("IMPRIMATUR_REGISTRIES_D", &self.trust.registries_d)
             .env("IMPRIMATUR_LISTEN", format!("127.0.0.1:{health}"))
             .env("SSL_CERT_FILE", &self.ca)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info");
+        match identity {
+            Some(id) => command
+                .env("POD_NAMESPACE", "imprimatur-system")
+                .env("POD_NAME", id),
+            None => command.env("IMPRIMATUR_LEADER_ELECTION", "off"),
+        };
+        let child = command
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("dup log"))
             .stderr(out)
@@ -636,12 +681,14 @@ fn a_watch_expired_while_away_is_listed_again() {
 /// registry is up ("Retries with backoff, never a busy loop; a request that
 /// can never succeed ends Failed", controller issue).
 ///
-/// Ignored: the controller marks the request Failed (ImageUnavailable) once
-/// the registry client's own retries (a few seconds) are spent and, the
-/// Failed status answering the generation, never tries again; only a new
-/// generation does. Run with `--ignored` once reconcile retries.
+/// An unreachable registry is a transient failure: the request stays
+/// Running with `Ready=False` reason `Retrying` (not Failed for good), and
+/// once the registry is up with the image, a retry signs it.
+///
+/// Regression: the controller used to end the request Failed
+/// (ImageUnavailable) once the registry client's own retries were spent,
+/// and never tried again.
 #[test]
-#[ignore = "controller bug: an unreachable registry fails the request for good (no retry)"]
 fn an_unreachable_registry_is_retried_until_it_is_up() {
     if !tools() {
         return;
@@ -661,22 +708,30 @@ fn an_unreachable_registry_is_retried_until_it_is_up() {
     .expect("registries.d entry");
     let ctl = w.controller();
     w.api.create_signing("sign-late", w.spec(&image));
-    // The first attempt ends: connection refused...
-    let first = w.api.wait_for("sign-late", &ctl, finished);
-    assert_eq!(phase(&first), "Failed", "{first:#}");
-    // ...then the registry comes up with the image.
-    let registry = Registry::start_on(
-        port,
-        &RegistrySetup {
-            htpasswd: None,
-            tls: Some((
-                w.scratch.path("pki/server.crt"),
-                w.scratch.path("pki/server.key"),
-            )),
-        },
+    // The first attempt fails (connection refused): Running, Retrying...
+    let first = w.api.wait_for("sign-late", &ctl, |o| {
+        condition(&o["status"], "Ready")["reason"] == "Retrying"
+    });
+    assert_eq!(phase(&first), "Running", "{first:#}");
+    assert!(
+        condition(&first["status"], "Ready")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("retrying in")),
+        "{first:#}"
     );
+    // ...then the registry comes up, with the image already in it (pushed
+    // to it on another port first).
+    let setup = RegistrySetup {
+        htpasswd: None,
+        tls: Some((
+            w.scratch.path("pki/server.crt"),
+            w.scratch.path("pki/server.key"),
+        )),
+    };
+    let staging = Registry::start_with(&setup);
     let layout = OciLayout::build(&["v1"]);
-    let pushed = layout.push("v1", &image);
+    let pushed = layout.push("v1", &format!("{}/ctl/late:v1", staging.host()));
+    let registry = staging.move_to(port, &setup);
     let obj = w
         .api
         .wait_for("sign-late", &ctl, |o| phase(o) == "Completed");
@@ -1022,4 +1077,59 @@ fn watch_events(raw: &str) -> Vec<Value> {
         .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
         .filter(Value::is_object)
         .collect()
+}
+
+/// Two replicas electing a leader on one Lease: only the holder reconciles
+/// (one signature), the Lease names it; when the leader is killed without
+/// releasing, the other takes over once the term ends and serves the next
+/// request.
+#[test]
+fn two_replicas_one_leader_and_a_takeover() {
+    if !tools() {
+        return;
+    }
+    let w = World::new();
+    let mut a = w.replica("replica-a");
+    let mut b = w.replica("replica-b");
+    w.api.create_signing("sign-led", w.spec(&w.v1));
+    let obj = w.api.wait_for("sign-led", &a, finished);
+    assert_eq!(
+        phase(&obj),
+        "Completed",
+        "{obj:#}\n{}\n{}",
+        a.log(),
+        b.log()
+    );
+    assert_eq!(w.signatures_of(&w.v1_digest), 1, "{:?}", w.signatures());
+    let lease_path =
+        "/apis/coordination.k8s.io/v1/namespaces/imprimatur-system/leases/imprimatur-controller";
+    let (code, lease) = w.api.get(lease_path);
+    assert_eq!(code, 200, "{lease}");
+    let holder = lease["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(holder == "replica-a" || holder == "replica-b", "{lease:#}");
+    a.assert_running();
+    b.assert_running();
+
+    // SIGKILL the leader: no release; the follower takes over after the term.
+    let (leader, follower) = if holder == "replica-a" {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    leader.kill();
+    w.api.create_signing("sign-after", w.spec(&w.v2));
+    let obj = w.api.wait_for("sign-after", &follower, finished);
+    assert_eq!(phase(&obj), "Completed", "{obj:#}\n{}", follower.log());
+    let (_, lease) = w.api.get(lease_path);
+    assert_ne!(
+        lease["spec"]["holderIdentity"],
+        holder.as_str(),
+        "{lease:#}"
+    );
+    assert_eq!(w.signatures_of(&w.v1_digest), 1, "{:?}", w.signatures());
+    assert_eq!(w.signatures_of(&w.v2_digest), 1, "{:?}", w.signatures());
+    follower.kill();
 }

@@ -229,20 +229,37 @@ impl Registry {
     /// Starts a registry set up as `setup` says and waits (up to 10 s) until
     /// `/v2/` answers (200, or 401 with auth).
     pub(crate) fn start_with(setup: &RegistrySetup) -> Self {
-        Registry::start_inner(setup, None)
+        Registry::start_inner(setup, None, None)
     }
 
     /// Starts a registry on `port` (a port the test reserved earlier, e.g.
     /// to name it in a request before the registry is up).
     pub(crate) fn start_on(port: u16, setup: &RegistrySetup) -> Self {
-        Registry::start_inner(setup, Some(port))
+        Registry::start_inner(setup, Some(port), None)
     }
 
-    fn start_inner(setup: &RegistrySetup, fixed_port: Option<u16>) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("imp-registry.")
-            .tempdir()
-            .expect("registry dir");
+    /// Stops this registry and serves the same storage (what was pushed)
+    /// on `port`: an image that is there the moment its registry comes up.
+    pub(crate) fn move_to(mut self, port: u16, setup: &RegistrySetup) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(
+            &mut self.dir,
+            tempfile::Builder::new()
+                .prefix("imp-registry-moved.")
+                .tempdir()
+                .expect("placeholder dir"),
+        );
+        Registry::start_inner(setup, Some(port), Some(dir))
+    }
+
+    fn start_inner(setup: &RegistrySetup, fixed_port: Option<u16>, dir: Option<TempDir>) -> Self {
+        let dir = dir.unwrap_or_else(|| {
+            tempfile::Builder::new()
+                .prefix("imp-registry.")
+                .tempdir()
+                .expect("registry dir")
+        });
         let mut last_log = String::new();
         // The free port can be taken between probing and binding: retry.
         for _ in 0..5 {

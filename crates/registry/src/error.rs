@@ -195,6 +195,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether trying again later may succeed: the registry could not be
+    /// reached or answered 5xx / 429 even after the client's own retries.
+    /// (Unauthorized, unknown manifests, bad references and malformed data
+    /// stay wrong until something is changed.)
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Connection { .. } => true,
+            Error::Http { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             op,

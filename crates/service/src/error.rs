@@ -65,6 +65,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether running the request again later may succeed without anything
+    /// being changed: the registry was unreachable or overloaded (see
+    /// [`imprimatur_registry::Error::is_transient`]). A controller retries
+    /// these with backoff instead of ending the request `Failed` for good.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Registry(e) if e.is_transient())
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             op,

@@ -105,6 +105,9 @@ pub struct RunOutput {
     pub timings: Option<ScanTimings>,
     /// The signature blob made (or reused).
     pub signature: Option<Vec<u8>>,
+    /// The run failed for a reason that may pass by itself (the registry
+    /// unreachable or overloaded): worth running again later, unchanged.
+    pub transient: bool,
 }
 
 /// The scan-gate-sign-publish-verify pipeline, configured once and run for
@@ -916,6 +919,7 @@ impl<'p> Run<'p> {
             }
             Err(e) => {
                 self.output.status.phase = Some(Phase::Failed);
+                self.output.transient = e.is_transient();
                 let reason = reason_of(&e);
                 self.condition(ConditionType::Ready, false, reason, e.to_string());
             }

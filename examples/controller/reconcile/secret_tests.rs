@@ -182,7 +182,7 @@ async fn a_request_signs_with_the_key_of_its_secret() {
     let armored = key.secret_armored(Some(PASSPHRASE)).expect("armored");
     let fingerprint = key.fingerprint().to_string();
     let data = [
-        ("key", armored.clone()),
+        ("key", armored.to_vec()),
         ("passphrase", format!("{PASSPHRASE}\n").into_bytes()),
     ];
     let (ctx, mut handle) = context();

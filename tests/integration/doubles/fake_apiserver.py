@@ -562,10 +562,14 @@ class Store:
         else:
             obj["metadata"].pop("managedFields", None)
 
-    def write(self, t, new, precondition_rv=None):
+    def write(self, t, new, precondition_rv=None, update=True):
         """Stores `new` as the next state of the object at t (the main
         resource or its status, per t.sub): status-subresource rules,
-        generation, no-op detection, finalizers, events."""
+        generation, no-op detection, finalizers, events. An update (not an
+        apply) takes the fields it changes away from their appliers, as the
+        real server's field management does: a field an update removed or
+        changed is no longer an applier's, so a later apply by another
+        manager does not conflict on it."""
         key = self.key(t)
         old = self.objects.get(key)
         if old is None:
@@ -612,6 +616,15 @@ class Store:
             spec_new = {k: v for k, v in result.items() if k not in ("metadata", "status")}
             if spec_old != spec_new:
                 meta["generation"] = old["metadata"].get("generation", 1) + 1
+        if update:
+            sub = t.sub or ""
+            owned = self.owned.get(key, {})
+            for k in list(owned):
+                if k[1] != sub:
+                    continue
+                owned[k] = {p for p in owned[k] if get_path(old, p) == get_path(result, p)}
+                if not owned[k]:
+                    del owned[k]
         self.render_managed(key, result)
         if _without_managed(result) == _without_managed(old):
             return old
@@ -682,7 +695,7 @@ class Store:
                 if not owned[k]:
                     del owned[k]
         try:
-            return self.write(t, new)
+            return self.write(t, new, update=False)
         except ApiError:
             self.owned[key] = previous
             raise
