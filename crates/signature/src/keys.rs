@@ -69,6 +69,8 @@ pub struct TrustedKeys {
     primaries: Vec<Fingerprint>,
     /// Every (sub)key's fingerprint and key ID → index into `certs`.
     index: HashMap<String, usize>,
+    /// Signatures by these keys whose cryptography checked out (bounded).
+    pub(crate) verified: crate::verified::VerifiedSignatures,
 }
 
 /// Alias: a keyring of trusted public keys.

@@ -79,6 +79,7 @@ mod passphrase;
 mod payload;
 mod sign;
 mod standalone;
+mod verified;
 mod verify;
 
 pub use clock::{Clock, SystemClock};
