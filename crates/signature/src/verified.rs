@@ -65,6 +65,7 @@ impl VerifiedSignatures {
     }
 
     /// How many are remembered.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().order.len()
     }
