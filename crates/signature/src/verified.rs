@@ -18,7 +18,7 @@ use sequoia_openpgp::types::HashAlgorithm;
 use crate::Fingerprint;
 
 /// How many verified signatures are remembered (about 100 bytes each).
-pub const CAPACITY: usize = 4096;
+pub(crate) const CAPACITY: usize = 4096;
 
 type Entry = ([u8; 32], Fingerprint);
 
