@@ -35,8 +35,12 @@ trap cleanup EXIT
 # A TLS registry on loopback (the controller verifies TLS; SSL_CERT_FILE
 # makes it trust this certificate).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$WORK/registry.key" -out "$WORK/registry.crt" 2>/dev/null
+  -subj "/CN=bench CA" -keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+  -keyout "$WORK/registry.key" -out "$WORK/registry.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$WORK/ext.cnf"
+openssl x509 -req -in "$WORK/registry.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" \
+  -CAcreateserial -days 2 -extfile "$WORK/ext.cnf" -out "$WORK/registry.crt" 2>/dev/null
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$WORK/storage"
 cat > "$WORK/registry.yml" <<EOF
@@ -47,13 +51,13 @@ http: {addr: 127.0.0.1:$PORT, secret: bench, tls: {certificate: $WORK/registry.c
 EOF
 docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do curl -sf --cacert "$WORK/registry.crt" "https://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do curl -sf --cacert "$WORK/ca.crt" "https://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
 
 # One real image, then N distinct manifests of it (an annotation each):
 # N digests, N tags, the same layers.
 LAYOUT=$(debian_layout)
 skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$LAYOUT:latest" "docker://127.0.0.1:$PORT/bench/app:base"
-python3 - "$PORT" "$WORK/registry.crt" "$N" <<'PY'
+python3 - "$PORT" "$WORK/ca.crt" "$N" <<'PY'
 import json, ssl, sys, http.client
 port, ca, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 ctx = ssl.create_default_context(cafile=ca)
@@ -110,7 +114,7 @@ for i in range(n):
 PY
 
 START=$(date +%s.%N)
-env -i PATH="$PATH" HOME="$WORK" KUBECONFIG="$WORK/kubeconfig" SSL_CERT_FILE="$WORK/registry.crt" \
+env -i PATH="$PATH" HOME="$WORK" KUBECONFIG="$WORK/kubeconfig" SSL_CERT_FILE="$WORK/ca.crt" \
   IMPRIMATUR_SCANNER_IMAGE=registry.example/imprimatur:bench IMPRIMATUR_LEADER_ELECTION=off \
   IMPRIMATUR_REGISTRIES_D="$WORK/registries.d" IMPRIMATUR_LISTEN=127.0.0.1:0 \
   "$CTL" >"$WORK/controller.log" 2>&1 &
@@ -138,7 +142,7 @@ PY
   sleep 1
 done
 END=$(date +%s.%N)
-SIGS=$(find "$WORK/lookaside" -name 'signature-*' | wc -l)
+SIGS=$( (find "$WORK/lookaside" -name 'signature-*' 2>/dev/null || true) | wc -l)
 CTL_CPU=$(awk '{printf "%.1f", ($14+$15)/100}' "/proc/$CTL_PID/stat")
 API_CPU=$(awk '{printf "%.1f", ($14+$15)/100}' "/proc/$API_PID/stat")
 ELAPSED=$(awk "BEGIN{printf \"%.1f\", $END - $START}")
@@ -148,4 +152,9 @@ echo "  elapsed:            $ELAPSED s   ($(awk "BEGIN{printf \"%.1f\", $N / ($E
 echo "  signatures:         $SIGS (one per request expected)"
 echo "  controller RSS:     peak ${PEAK} KiB; at 25/50/75/100%: ${AT[1]:-?} / ${AT[2]:-?} / ${AT[3]:-?} / ${AT[4]:-?} KiB"
 echo "  CPU time:           controller ${CTL_CPU} s, fake API server ${API_CPU} s"
-[[ "$SIGS" -eq "$N" ]] || { echo "expected $N signatures"; exit 1; }
+if [[ "$SIGS" -ne "$N" ]]; then
+  echo "expected $N signatures; one request's status and the controller's log:"
+  curl -s "http://127.0.0.1:$API/apis/cop.redhat.com/v1alpha2/namespaces/team/imagesigningrequests/sign-0" | python3 -m json.tool | tail -25
+  tail -20 "$WORK/controller.log"
+  exit 1
+fi
