@@ -26,6 +26,7 @@ pub mod content;
 pub mod crd;
 pub mod error;
 pub mod keys;
+mod locks;
 pub mod pipeline;
 pub mod request;
 #[cfg(feature = "kube")]

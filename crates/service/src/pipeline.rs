@@ -124,6 +124,7 @@ pub struct Pipeline {
     image_stream_registry: Option<String>,
     clock: Clock,
     events: Option<EventFn>,
+    signing: crate::locks::SigningLocks,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -153,6 +154,7 @@ impl Pipeline {
             image_stream_registry: None,
             clock: Arc::new(SystemTime::now),
             events: None,
+            signing: crate::locks::SigningLocks::default(),
         }
     }
 
@@ -324,6 +326,11 @@ impl Pipeline {
             } else {
                 None
             };
+            // One signing at a time for this image and identity (see locks.rs).
+            let _signing = self
+                .signing
+                .lock(format!("{identity}@{}", resolved.digest))
+                .await;
             let mut stored = Vec::new();
             if let Some((key, passphrase)) = atomic_key {
                 let store = self
