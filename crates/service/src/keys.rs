@@ -105,14 +105,17 @@ fn read_passphrase(path: &Path) -> Result<Option<sig::Passphrase>> {
     if std::fs::metadata(path).is_err() {
         return Ok(None);
     }
-    let raw = read_bounded(path)?;
-    let text = std::str::from_utf8(&raw).map_err(|_| Error::Key {
-        path: path.to_owned(),
+    passphrase_of(&read_bounded(path)?, path).map(Some)
+}
+
+/// A passphrase from its bytes (its final line break removed), read from
+/// `from` (named in the error when it is not UTF-8).
+fn passphrase_of(bytes: &[u8], from: &Path) -> Result<sig::Passphrase> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::Key {
+        path: from.to_owned(),
         message: "passphrase is not UTF-8".into(),
     })?;
-    Ok(Some(sig::Passphrase::from(
-        text.trim_end_matches(['\n', '\r']),
-    )))
+    Ok(sig::Passphrase::from(text.trim_end_matches(['\n', '\r'])))
 }
 
 /// The keys in one Kubernetes Secret (its `data`, decoded), for the request
@@ -180,13 +183,7 @@ impl SecretKeys {
         let Some((entry, bytes)) = self.entry(entries) else {
             return Ok(None);
         };
-        let text = std::str::from_utf8(bytes).map_err(|_| Error::Key {
-            path: self.location(entry),
-            message: "passphrase is not UTF-8".into(),
-        })?;
-        Ok(Some(sig::Passphrase::from(
-            text.trim_end_matches(['\n', '\r']),
-        )))
+        passphrase_of(bytes, &self.location(entry)).map(Some)
     }
 }
 

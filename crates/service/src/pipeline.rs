@@ -359,25 +359,25 @@ impl Pipeline {
         name: Option<&str>,
         sign_by: Option<&str>,
     ) -> Result<(sig::SecretKey, Option<sig::Passphrase>)> {
-        let keys = self.keys.as_ref().ok_or_else(|| Error::Key {
-            path: PathBuf::new(),
-            message: "no signing keys configured (--key-dir)".into(),
-        })?;
-        let name = name.ok_or_else(|| {
-            Error::Request("spec.signingKeySecretName is required to sign".into())
-        })?;
+        let (keys, name) = self.key_source(name)?;
         keys.signing_key(name, sign_by)
     }
 
     fn sigstore_key(&self, name: Option<&str>) -> Result<imprimatur_sigstore::PrivateKey> {
-        let keys = self.keys.as_ref().ok_or_else(|| Error::Key {
+        let (keys, name) = self.key_source(name)?;
+        keys.sigstore_key(name)
+    }
+
+    /// The key provider and the key name a signing request names.
+    fn key_source<'n>(&self, name: Option<&'n str>) -> Result<(&dyn KeyProvider, &'n str)> {
+        let keys = self.keys.as_deref().ok_or_else(|| Error::Key {
             path: PathBuf::new(),
             message: "no signing keys configured (--key-dir)".into(),
         })?;
         let name = name.ok_or_else(|| {
             Error::Request("spec.signingKeySecretName is required to sign".into())
         })?;
-        keys.sigstore_key(name)
+        Ok((keys, name))
     }
 
     /// The store the signature goes to: the override, or the one

@@ -68,10 +68,10 @@ fn memory_dir_fitting(estimate: u64, dir: &Path, available: Option<u64>) -> Opti
     }
     let fs = rustix::fs::statfs(dir).ok()?;
     // The field types differ between architectures; widen them all.
-    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    #[allow(clippy::unnecessary_cast)]
     let (kind, free) = (
         fs.f_type as u64,
-        u64::from(fs.f_bavail as u64).saturating_mul(fs.f_bsize as u64),
+        (fs.f_bavail as u64).saturating_mul(fs.f_bsize as u64),
     );
     if kind != TMPFS_MAGIC || free < estimate.saturating_mul(2) {
         return None;
