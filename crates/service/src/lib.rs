@@ -10,6 +10,8 @@
 //! - [`pipeline`]: resolve → scan → gate → sign → publish → verify.
 //! - [`keys`]: where signing keys come from.
 //! - [`scratch`]: where scratch roots go (memory when the image fits).
+//! - [`freshness`]: scan freshness (`maxScanAge`, reuse of a passed scan,
+//!   rescans, new findings): the controller's decisions, without I/O.
 //! - [`scan_result`]: a scan's result handed back from a Job (framed log
 //!   payload checked against the termination message).
 //! - `crd` (feature `kube`): the custom resources and their CRDs.
@@ -25,6 +27,7 @@ pub mod content;
 #[cfg(feature = "kube")]
 pub mod crd;
 pub mod error;
+pub mod freshness;
 pub mod keys;
 mod locks;
 pub mod pipeline;
@@ -39,7 +42,7 @@ pub mod status;
 
 pub use error::{Error, Result};
 pub use keys::{KeyDir, KeyProvider, SecretKeys};
-pub use pipeline::{Pipeline, PipelineEvent, RunOutput, Step};
+pub use pipeline::{PassedScan, Pipeline, PipelineEvent, RunOutput, Step};
 pub use request::{ImageScanningRequestSpec, ImageSigningRequestSpec, Request};
 pub use scanner::{ScanOptions, ScanOutput, Scanner};
 pub use scratch::ScratchDir;

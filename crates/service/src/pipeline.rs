@@ -110,6 +110,47 @@ pub struct RunOutput {
     pub transient: bool,
 }
 
+/// The evidence of a scan that ran elsewhere and passed its gate: what
+/// [`Pipeline::sign_scanned`] signs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PassedScan {
+    /// Which scan it was, for people (`ImageScanningRequest team/app-scan`).
+    pub source: String,
+    /// The digest scanned.
+    pub digest: String,
+    /// Its rule counts.
+    pub counts: ScanCounts,
+    /// Its failed results per severity.
+    pub failed_by_severity: std::collections::BTreeMap<String, u64>,
+    /// Its present CVEs.
+    pub present_cves: Vec<String>,
+    /// Its failed rule ids (bounded as a status keeps them).
+    pub failed_rules: Vec<String>,
+    /// Its gate's verdict (passed).
+    pub gate: GateVerdict,
+    /// Its known limits.
+    pub scan_limitations: Vec<String>,
+}
+
+impl PassedScan {
+    /// The evidence in a scanning request's status, named `source`: `None`
+    /// unless it holds a digest, counts and a passed gate.
+    pub fn from_status(source: impl Into<String>, status: &RequestStatus) -> Option<Self> {
+        let gate = status.gate.clone().filter(|g| g.passed)?;
+        Some(PassedScan {
+            source: source.into(),
+            digest: status.image_digest.clone()?,
+            counts: status.scan_result?,
+            failed_by_severity: status.failed_by_severity.clone(),
+            present_cves: status.present_cves.clone(),
+            failed_rules: status.failed_rules.clone(),
+            gate,
+            scan_limitations: status.scan_limitations.clone(),
+        })
+    }
+}
+
 /// The scan-gate-sign-publish-verify pipeline, configured once and run for
 /// many requests.
 #[derive(Clone)]
@@ -313,45 +354,110 @@ impl Pipeline {
                     return Ok(false);
                 }
             }
-            let types = spec.signature_types();
-            // Every key is loaded before anything is published.
-            let name = spec.signing_key_secret_name.as_deref();
-            let atomic_key = if types.contains(&SignatureType::Atomic) {
-                Some(self.signing_key(name, spec.signing_key_sign_by.as_deref())?)
-            } else {
-                None
-            };
-            let sigstore_key = if types.contains(&SignatureType::Sigstore) {
-                Some(self.sigstore_key(name)?)
-            } else {
-                None
-            };
-            // One signing at a time for this image and identity (see locks.rs).
-            let _signing = self
-                .signing
-                .lock(format!("{identity}@{}", resolved.digest))
-                .await;
-            let mut stored = Vec::new();
-            if let Some((key, passphrase)) = atomic_key {
-                let store = self
-                    .store_for(&image, &identity, spec.store.as_ref())
-                    .await?;
-                stored.extend(
-                    run.sign_publish_atomic(&key, passphrase, &identity, &resolved, store.as_ref())
-                        .await?,
-                );
-            }
-            if let Some(key) = sigstore_key {
-                stored.extend(
-                    run.sign_publish_sigstore(&key, &identity, &image, &resolved)
-                        .await?,
-                );
-            }
-            run.verify_with_policy(&identity, &resolved, &stored)?;
-            Ok(true)
+            self.sign_publish_verify(&mut run, spec, &image, &identity, &resolved)
+                .await
         }
         .await;
         run.finish(result)
+    }
+
+    /// Signs an `ImageSigningRequest`'s image at the digest a scan that ran
+    /// elsewhere passed (a Kubernetes Job, for the controller), without
+    /// scanning: the status records that scan (`Scanned` and `GatePassed`
+    /// name it, its counts are copied), then signs, publishes and verifies
+    /// as [`Pipeline::run_signing`] does.
+    ///
+    /// The digest signed is `scan.digest`, whatever the reference's tag
+    /// points to now: a `docker://` image is fetched at that digest (its
+    /// repository, the tag's identity), so a tag that moved since the scan
+    /// still gets the signature only for what was scanned, never for the
+    /// unscanned image it moved to. Other transports (a directory, a
+    /// layout) cannot be pinned: there the image must still be at the
+    /// scanned digest, or the request fails saying so.
+    pub async fn sign_scanned(
+        &self,
+        doc: &Document<ImageSigningRequestSpec>,
+        scan: &PassedScan,
+    ) -> RunOutput {
+        let mut run = Run::start(self, doc.metadata.generation);
+        let result = async {
+            let spec = &doc.spec;
+            let target = crate::request::target_of(
+                spec.image_stream_tag.as_deref(),
+                spec.image.as_deref(),
+                &doc.metadata,
+            )?;
+            let image = self.image_reference(&target)?;
+            let identity = signing_identity(&image, spec.identity.as_deref())?;
+            let digest = imprimatur_reference::Digest::parse(&scan.digest).map_err(|e| {
+                Error::Request(format!("the scanned digest {:?}: {e}", scan.digest))
+            })?;
+            let pinned = match &image {
+                ImageReference::Docker(r) => {
+                    ImageReference::Docker(r.without_tag_and_digest().with_digest(digest.clone()))
+                }
+                other => other.clone(),
+            };
+            let (_, resolved) = run.resolve(&pinned).await?;
+            if resolved.digest != digest {
+                return Err(Error::Request(format!(
+                    "{image} is now {}, not the digest {digest} that {} scanned: not signed",
+                    resolved.digest, scan.source
+                )));
+            }
+            run.record_passed_scan(scan);
+            self.sign_publish_verify(&mut run, spec, &image, &identity, &resolved)
+                .await
+        }
+        .await;
+        run.finish(result)
+    }
+
+    /// The signing half of a signing request: every key it names loaded
+    /// first, then each kind of signature made (or found), published, read
+    /// back, and the policy checked.
+    async fn sign_publish_verify(
+        &self,
+        run: &mut Run<'_>,
+        spec: &ImageSigningRequestSpec,
+        image: &ImageReference,
+        identity: &Reference,
+        resolved: &ResolvedImage,
+    ) -> Result<bool> {
+        let types = spec.signature_types();
+        // Every key is loaded before anything is published.
+        let name = spec.signing_key_secret_name.as_deref();
+        let atomic_key = if types.contains(&SignatureType::Atomic) {
+            Some(self.signing_key(name, spec.signing_key_sign_by.as_deref())?)
+        } else {
+            None
+        };
+        let sigstore_key = if types.contains(&SignatureType::Sigstore) {
+            Some(self.sigstore_key(name)?)
+        } else {
+            None
+        };
+        // One signing at a time for this image and identity (see locks.rs).
+        let _signing = self
+            .signing
+            .lock(format!("{identity}@{}", resolved.digest))
+            .await;
+        let mut stored = Vec::new();
+        if let Some((key, passphrase)) = atomic_key {
+            let store = self.store_for(image, identity, spec.store.as_ref()).await?;
+            stored.extend(
+                run.sign_publish_atomic(&key, passphrase, identity, resolved, store.as_ref())
+                    .await?,
+            );
+        }
+        if let Some(key) = sigstore_key {
+            stored.extend(
+                run.sign_publish_sigstore(&key, identity, image, resolved)
+                    .await?,
+            );
+        }
+        run.verify_with_policy(identity, resolved, &stored)?;
+        Ok(true)
     }
 
     fn signing_key(
@@ -571,6 +677,28 @@ impl<'p> Run<'p> {
         Ok(passed)
     }
 
+    /// Records a scan that ran elsewhere, as [`Run::scan_and_gate`] would
+    /// have recorded its own: the counts, `Scanned` and `GatePassed`, each
+    /// naming that scan.
+    fn record_passed_scan(&mut self, scan: &PassedScan) {
+        let status = &mut self.output.status;
+        status.scan_result = Some(scan.counts);
+        status.failed_by_severity = scan.failed_by_severity.clone();
+        status.present_cves = scan.present_cves.clone();
+        (status.failed_rules, status.failed_rules_omitted) =
+            crate::status::bounded_failed_rules(scan.failed_rules.clone());
+        status.scan_limitations = scan.scan_limitations.clone();
+        status.gate = Some(scan.gate.clone());
+        let c = scan.counts;
+        let message = format!(
+            "{} by {}: {} rules, {} passed, {} failed",
+            scan.digest, scan.source, c.total_rules, c.passed_rules, c.failed_rules
+        );
+        self.condition(ConditionType::Scanned, true, "Scanned", message);
+        let message = format!("{} passed the gate", scan.source);
+        self.condition(ConditionType::GatePassed, true, "GatePassed", message);
+    }
+
     fn record_scan(&mut self, scan: &ScanOutput) {
         let status = &mut self.output.status;
         // The last TestResult is this scan's (oscap writes one per run).
@@ -591,6 +719,13 @@ impl<'p> Run<'p> {
                 })
                 .filter(|(_, n)| *n > 0)
                 .collect();
+            let failed = tr
+                .rule_results
+                .iter()
+                .filter(|r| r.result == ResultValue::Fail)
+                .map(|r| r.idref.clone());
+            (status.failed_rules, status.failed_rules_omitted) =
+                crate::status::bounded_failed_rules(failed);
         }
         let mut cves = scan.report.present_cves();
         if let Some(oval) = &scan.oval_report {

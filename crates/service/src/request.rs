@@ -116,6 +116,13 @@ pub struct ImageSigningRequestSpec {
     /// (cosign's encrypted key, passphrase in `….sigstore.passphrase`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signature_types: Vec<SignatureType>,
+    /// With `requireScan`, in a cluster: the oldest passed scan of the same
+    /// digest (same settings, same gate) that may be reused instead of
+    /// scanning again, as a duration (`24h`, `90m`, `3600s`, `1h30m`;
+    /// default `24h`; `0s` reuses none). Checked by the controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::duration")]
+    pub max_scan_age: Option<String>,
 }
 
 impl ImageSigningRequestSpec {
@@ -189,7 +196,9 @@ pub struct ImageScanningRequestSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::gate")]
     pub gate: Option<Gate>,
-    /// Rescan every this many seconds (the controller; ignored locally).
+    /// Rescan every this many seconds after a scan ends (the controller;
+    /// ignored locally; `0` or absent: never). Each run resolves the image
+    /// again, runs a new Job and is recorded in `status.scanHistory`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescan_interval_seconds: Option<u64>,
 }

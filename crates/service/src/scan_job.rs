@@ -56,6 +56,8 @@ pub const DIGEST_ANNOTATION: &str = "imprimatur.cop.redhat.com/image-digest";
 /// The annotation with the request generation the Job scans for: a Job of
 /// an older generation (another gate, other content) is not its result.
 pub const GENERATION_ANNOTATION: &str = "imprimatur.cop.redhat.com/request-generation";
+/// The annotation with the run number, on the Jobs of runs after the first.
+pub const RUN_ANNOTATION: &str = "imprimatur.cop.redhat.com/scan-run";
 /// The scanning container's name.
 pub const CONTAINER: &str = "scan";
 /// Where the kubelet reads the termination message.
@@ -153,13 +155,36 @@ pub fn job_name(request_uid: &str, digest: &str) -> String {
     format!("scan-{hex}")
 }
 
+/// The name of run `run` of a request that rescans
+/// (`rescanIntervalSeconds`): run 1 is [`job_name`]; each later run hashes
+/// its number in too, so every run gets its own Job (a finished one may
+/// still be there until its TTL) and a restarted controller finds the one
+/// it made for the run its status records.
+pub fn run_job_name(request_uid: &str, digest: &str, run: u64) -> String {
+    if run <= 1 {
+        return job_name(request_uid, digest);
+    }
+    job_name(request_uid, &format!("{digest}\nrun {run}"))
+}
+
 /// The Job scanning `request` at `image` (`docker://REPO@DIGEST`), whose
-/// digest is `digest`.
+/// digest is `digest`: its first run.
 pub fn scan_job(
     config: &ScanJobConfig,
     request: &ImageScanningRequest,
     image: &str,
     digest: &str,
+) -> Result<Job, ScanJobError> {
+    scan_job_for_run(config, request, image, digest, 1)
+}
+
+/// The Job of run `run` ([`run_job_name`]) scanning `request` at `image`.
+pub fn scan_job_for_run(
+    config: &ScanJobConfig,
+    request: &ImageScanningRequest,
+    image: &str,
+    digest: &str,
+    run: u64,
 ) -> Result<Job, ScanJobError> {
     if !image.starts_with("docker://") || !image.ends_with(&format!("@{digest}")) {
         return Err(ScanJobError::NotPullable(image.to_owned()));
@@ -173,7 +198,7 @@ pub fn scan_job(
         .namespace
         .as_deref()
         .ok_or(ScanJobError::Incomplete("metadata.namespace"))?;
-    let name = job_name(uid, digest);
+    let name = run_job_name(uid, digest, run);
     let timeout = scan_timeout(request);
     let labels = BTreeMap::from([
         (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
@@ -194,6 +219,9 @@ pub fn scan_job(
     ]);
     if let Some(g) = meta.generation {
         annotations.insert(GENERATION_ANNOTATION.to_owned(), g.to_string());
+    }
+    if run > 1 {
+        annotations.insert(RUN_ANNOTATION.to_owned(), run.to_string());
     }
     Ok(Job {
         metadata: ObjectMeta {

@@ -259,6 +259,14 @@ pub struct ScanResult {
     /// Known limits of the scan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scan_limitations: Vec<String>,
+    /// The failed rule ids, sorted, at most
+    /// [`crate::status::MAX_FAILED_RULES`] (a rescan compares them with the
+    /// run before to find new failures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rules: Vec<String>,
+    /// How many failed rule ids were left out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_rules_omitted: u64,
     /// The content used: `PROFILE (why it was chosen)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
@@ -281,6 +289,8 @@ impl ScanResult {
             present_cves: Vec::new(),
             gate: None,
             scan_limitations: Vec::new(),
+            failed_rules: Vec::new(),
+            failed_rules_omitted: 0,
             content: None,
             report: None,
             report_omitted: None,
@@ -308,6 +318,9 @@ impl ScanResult {
         result.present_cves = status.present_cves.clone();
         result.gate = status.gate.clone();
         result.scan_limitations = status.scan_limitations.clone();
+        let (rules, omitted) = crate::status::bounded_failed_rules(status.failed_rules.clone());
+        result.failed_rules = rules;
+        result.failed_rules_omitted = omitted + status.failed_rules_omitted;
         result.content = content;
         match report_json {
             Some(r) if r.len() > MAX_REPORT_JSON => {
@@ -358,6 +371,10 @@ impl ScanResult {
         status.present_cves = self.present_cves.clone();
         status.gate = self.gate.clone();
         status.scan_limitations = self.scan_limitations.clone();
+        // Bounded again: the payload comes from the scan pod.
+        let (rules, omitted) = crate::status::bounded_failed_rules(self.failed_rules.clone());
+        status.failed_rules = rules;
+        status.failed_rules_omitted = self.failed_rules_omitted.saturating_add(omitted);
         let c = self.scan_result;
         let content = self.content.as_deref().unwrap_or("default content");
         let message = format!(
@@ -418,6 +435,10 @@ impl ScanResult {
         );
         status.end_time = Some(rfc3339(now));
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The summary the scanner writes to its termination message: enough to

@@ -55,3 +55,16 @@ pub(crate) fn conditions(generator: &mut SchemaGenerator) -> Schema {
         "x-kubernetes-list-map-keys": ["type"]
     })
 }
+
+/// A duration as `crate::freshness::parse_duration` reads it (`24h`,
+/// `90m`, `1h30m`, `3600s`): checked at admission, and again by the
+/// controller (which says what is wrong in the status).
+pub(crate) fn duration(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "description": "A duration: hours, minutes and seconds in that order, each an integer with its unit (24h, 90m, 1h30m, 3600s).",
+        "pattern": "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$",
+        "minLength": 2,
+        "maxLength": 32
+    })
+}

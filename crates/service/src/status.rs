@@ -170,6 +170,70 @@ pub struct RequestStatus {
     /// `fingerprint` is the public key's SHA-256 key ID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sigstore_signature: Option<SignatureRecord>,
+    /// The ids of the rules that failed, sorted, at most
+    /// [`MAX_FAILED_RULES`] (the first in sort order): what a later scan's
+    /// failures are compared with to find new ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rules: Vec<String>,
+    /// How many failed rule ids were left out of `failedRules`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_rules_omitted: u64,
+    /// The number of the current (or last) scan run of a scanning request
+    /// that rescans on a schedule, counting from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_run: Option<u64>,
+    /// The last runs of a scanning request, oldest first, at most
+    /// [`MAX_SCAN_HISTORY`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scan_history: Vec<ScanRecord>,
+    /// Findings (failed rule ids, present CVEs) of the last run that the run
+    /// before it did not have, sorted, at most [`MAX_NEW_FINDINGS`] (the
+    /// history's entry has their count).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_findings: Vec<String>,
+}
+
+/// The most failed rule ids a status keeps.
+pub const MAX_FAILED_RULES: usize = 256;
+/// The most runs a status's `scanHistory` keeps.
+pub const MAX_SCAN_HISTORY: usize = 10;
+/// The most new findings a status names.
+pub const MAX_NEW_FINDINGS: usize = 20;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One scan run of a scanning request, as its history keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanRecord {
+    /// The run's number (from 1).
+    pub run: u64,
+    /// When it ended (RFC 3339).
+    pub time: String,
+    /// The digest scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    /// `passed`, `failed` (the gate), `none` (no gate) or `error` (no result).
+    pub verdict: String,
+    /// pass + fixed (absent without a result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passed_rules: Option<u64>,
+    /// fail (absent without a result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_rules: Option<u64>,
+    /// How many findings were new since the run before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub new_findings: u64,
+}
+
+/// Failed rule ids as a status keeps them: sorted, deduplicated, the first
+/// [`MAX_FAILED_RULES`]; and how many were left out.
+pub fn bounded_failed_rules(ids: impl IntoIterator<Item = String>) -> (Vec<String>, u64) {
+    let all: std::collections::BTreeSet<String> = ids.into_iter().collect();
+    let omitted = all.len().saturating_sub(MAX_FAILED_RULES) as u64;
+    (all.into_iter().take(MAX_FAILED_RULES).collect(), omitted)
 }
 
 impl RequestStatus {
@@ -235,6 +299,66 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// Parses an RFC 3339 time in UTC as Kubernetes writes `metav1.Time`
+/// (`2026-11-29T08:00:00Z`, fractional seconds allowed and ignored); `None`
+/// for anything else, offsets included (a time this cannot read is treated
+/// as unknown by its callers, never as now).
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b.len() > 40 || !text.is_ascii() {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u64> {
+        let part = &text[range];
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let seps = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if seps.iter().any(|(i, c)| b[*i] != *c) {
+        return None;
+    }
+    let rest = &text[19..];
+    let frac = rest.strip_suffix('Z')?;
+    if !frac.is_empty()
+        && !(frac.len() > 1
+            && frac.starts_with('.')
+            && frac[1..].bytes().all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(y as i64, mo as u32, d as u32);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + mi * 60 + s;
+    Some(UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+fn days_in_month(y: u64, m: u64) -> u64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Howard Hinnant's civil-to-days algorithm (proleptic Gregorian).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -265,6 +389,50 @@ mod tests {
             rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn rfc3339_parses_what_it_writes_and_refuses_the_rest() {
+        for secs in [
+            0u64,
+            951_782_400,
+            1_700_000_000,
+            1_800_000_000,
+            4_102_444_800,
+        ] {
+            let t = UNIX_EPOCH + Duration::from_secs(secs);
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t), "{secs}");
+        }
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20.123456Z"),
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        for bad in [
+            "",
+            "2023-11-14 22:13:20Z",
+            "2023-11-14T22:13:20",
+            "2023-11-14T22:13:20+01:00",
+            "2023-02-29T00:00:00Z",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14T24:00:00Z",
+            "2023-11-14T22:13:20.Z",
+            "+023-11-14T22:13:20Z",
+            "２023-11-14T22:13:20Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn failed_rules_are_sorted_deduplicated_and_bounded() {
+        let (kept, omitted) =
+            bounded_failed_rules(["b".to_owned(), "a".to_owned(), "b".to_owned()]);
+        assert_eq!((kept, omitted), (vec!["a".to_owned(), "b".to_owned()], 0));
+        let many = (0..MAX_FAILED_RULES + 5).map(|i| format!("rule-{i:04}"));
+        let (kept, omitted) = bounded_failed_rules(many);
+        assert_eq!(kept.len(), MAX_FAILED_RULES);
+        assert_eq!(omitted, 5);
+        assert_eq!(kept[0], "rule-0000");
     }
 
     #[test]

@@ -40,6 +40,37 @@ fn job_names_are_dns_labels_unique_per_request_and_digest() {
 }
 
 #[test]
+fn each_run_has_its_own_job_the_first_keeping_the_plain_name() {
+    assert_eq!(run_job_name(UID, DIGEST, 1), job_name(UID, DIGEST));
+    assert_eq!(run_job_name(UID, DIGEST, 0), job_name(UID, DIGEST));
+    let second = run_job_name(UID, DIGEST, 2);
+    assert_ne!(second, job_name(UID, DIGEST));
+    assert_eq!(second, run_job_name(UID, DIGEST, 2), "deterministic");
+    assert_ne!(second, run_job_name(UID, DIGEST, 3));
+    assert_eq!(second.len(), job_name(UID, DIGEST).len());
+    let job = scan_job_for_run(
+        &ScanJobConfig::new("s:1"),
+        &request(ImageScanningRequestSpec::default()),
+        &image(),
+        DIGEST,
+        2,
+    )
+    .unwrap();
+    let json = serde_json::to_value(job).unwrap();
+    assert_eq!(json["metadata"]["name"], second);
+    assert_eq!(json["metadata"]["annotations"][RUN_ANNOTATION], "2");
+    let first = job_json(
+        &ScanJobConfig::new("s:1"),
+        ImageScanningRequestSpec::default(),
+    );
+    assert!(
+        first["metadata"]["annotations"]
+            .get(RUN_ANNOTATION)
+            .is_none()
+    );
+}
+
+#[test]
 fn the_job_is_owned_bounded_and_never_retried() {
     let config = ScanJobConfig::new("quay.io/imprimatur/imprimatur:1");
     let spec = ImageScanningRequestSpec {
