@@ -27,6 +27,7 @@ use crate::health::Health;
 use crate::leader::{LeaderError, Leadership};
 use crate::reconcile::{Context, Error, RequestResource, error_policy, reconcile};
 use crate::scanning::reconcile_scanning;
+use crate::signing_scan::SIGNING_REQUEST_LABEL;
 
 /// How long releasing the Lease may take at shutdown.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,10 +76,14 @@ pub(crate) async fn run(ctx: Arc<Context>, health: Arc<Health>, stop: watch::Rec
     )
     .owns(Api::<Job>::all(client.clone()), jobs)
     .graceful_shutdown_on(stopped(stop.clone()));
+    // A signing request that requireScan waits for the scanning request it
+    // made (owned by it, labelled with its name): woken when that changes.
+    let own_scans = watcher::Config::default().labels(SIGNING_REQUEST_LABEL);
     let signs = Controller::new(
-        Api::<ImageSigningRequest>::all(client),
+        Api::<ImageSigningRequest>::all(client.clone()),
         watcher::Config::default(),
     )
+    .owns(Api::<ImageScanningRequest>::all(client), own_scans)
     .graceful_shutdown_on(stopped(stop));
     let (scan_cache, sign_cache) = (scans.store(), signs.store());
     let synced = async move {

@@ -2,9 +2,12 @@
 //! `ImageScanningRequest` and `ImageSigningRequest` (`cop.redhat.com/v1alpha2`).
 //! It watches both kinds in every namespace it may list. A scanning request
 //! is scanned by a Job (`scanning.rs`) whose verified result becomes its
-//! status; a signing request runs the service pipeline in process, with the
-//! keys of the Secret its `signingKeySecretName` names in its own namespace
-//! (`keys.rs`). Every status is written by server-side apply (field manager
+//! status, and scanned again on schedule when it has a rescan interval; a
+//! signing request signs in process, with the keys of the Secret its
+//! `signingKeySecretName` names in its own namespace (`keys.rs`), and when
+//! it `requireScan`s, only after an `ImageScanningRequest` of the same
+//! digest passed: a fresh one reused (`maxScanAge`) or one it creates
+//! (`signing_scan.rs`). Every status is written by server-side apply (field manager
 //! `imprimatur`), every step is an event (`events.rs`).
 //!
 //! Of the replicas, the one holding the Lease runs the controllers
@@ -13,8 +16,7 @@
 //! `/readyz` and `/metrics` answer on port 8080 (`health.rs`,
 //! `metrics.rs`).
 //!
-//! Not yet: scans of signing requests as Jobs (`requireScan` scans in this
-//! process), signing on push. See the controller issue.
+//! Not yet: signing on push. See the controller issue.
 //!
 //! Environment: `IMPRIMATUR_SCANNER_IMAGE` (the image scan Jobs run, with
 //! `imprimatur` and OpenSCAP; required), `IMPRIMATUR_SCANNER_PULL_SECRET`
@@ -34,6 +36,7 @@ mod leader;
 mod metrics;
 mod reconcile;
 mod scanning;
+mod signing_scan;
 #[cfg(test)]
 mod testing;
 

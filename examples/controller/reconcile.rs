@@ -1,7 +1,8 @@
 //! Reconciling `ImageSigningRequest` (and what both kinds share): a request
 //! whose status already answers its current generation is left alone;
 //! otherwise its status goes to `Running`, the service pipeline runs, and the
-//! result is written. `ImageScanningRequest`s scan through Jobs instead
+//! result is written. One that `requireScan` gets its scan from an
+//! `ImageScanningRequest` first (`signing_scan.rs`). `ImageScanningRequest`s scan through Jobs instead
 //! (`scanning.rs`). Every status write is a server-side apply of the status
 //! subresource with one field manager ([`FIELD_MANAGER`]), so conditions merge
 //! by type (the CRD declares them a list map).
@@ -107,7 +108,7 @@ impl Context {
     }
 
     /// Forgets `uid`'s transient failures (it finished, one way or another).
-    fn clear_retries(&self, uid: &str) {
+    pub(crate) fn clear_retries(&self, uid: &str) {
         self.retries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -130,6 +131,10 @@ pub(crate) enum Error {
     /// Reading a scan pod's log failed midway.
     #[error("reading the scan pod's log: {0}")]
     Log(#[source] std::io::Error),
+    /// A decision this controller does not know how to carry out (a newer
+    /// library than the controller).
+    #[error("unhandled decision: {0}")]
+    Decision(String),
 }
 
 /// The two kinds, as reconcile sees them.
@@ -248,6 +253,10 @@ pub(crate) async fn reconcile(
         return Err(Error::Unnamed);
     }
     let api: Api<ImageSigningRequest> = Api::namespaced(ctx.client.clone(), &ns);
+    if obj.spec.require_scan {
+        // Scanned by a Job, through an ImageScanningRequest (signing_scan.rs).
+        return crate::signing_scan::reconcile_with_scan(&obj, &ctx, &api, &ns).await;
+    }
     let pipeline = match signing_keys(&obj, &ctx, &ns).await? {
         Ok(pipeline) => pipeline,
         Err(message) => {
@@ -289,7 +298,7 @@ pub(crate) async fn reconcile(
 /// unreachable or overloaded): the request stays `Running` with
 /// `Ready=False`, reason `Retrying` and when, and is reconciled again after
 /// a growing delay instead of ending `Failed` for good.
-async fn retry_later(
+pub(crate) async fn retry_later(
     obj: &ImageSigningRequest,
     ctx: &Context,
     api: &Api<ImageSigningRequest>,
@@ -331,7 +340,7 @@ pub(crate) const RETRYING: &str = "Retrying";
 
 /// Counts what a signing run made: its signatures (atomic, sigstore), its
 /// scan.
-fn count_run(metrics: &Metrics, out: &RunOutput) {
+pub(crate) fn count_run(metrics: &Metrics, out: &RunOutput) {
     let made = [&out.status.signature, &out.status.sigstore_signature];
     for signature in made.into_iter().flatten() {
         metrics.signature(signature.created);
@@ -344,7 +353,7 @@ fn count_run(metrics: &Metrics, out: &RunOutput) {
 /// The pipeline with the keys of the request's Secret, or why they cannot
 /// be had (see `keys.rs`). A request naming no Secret gets a provider that
 /// lets the pipeline say that the name is required.
-async fn signing_keys(
+pub(crate) async fn signing_keys(
     obj: &ImageSigningRequest,
     ctx: &Context,
     ns: &str,
@@ -390,7 +399,7 @@ pub(crate) fn error_policy<K: RequestResource>(
 }
 
 #[cfg(test)]
-mod secret_tests;
+pub(crate) mod secret_tests;
 
 #[cfg(test)]
 mod tests {

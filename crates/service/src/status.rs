@@ -321,11 +321,11 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     }
     let rest = &text[19..];
     let frac = rest.strip_suffix('Z')?;
-    if !frac.is_empty()
-        && !(frac.len() > 1
+    let fraction_ok = frac.is_empty()
+        || (frac.len() > 1
             && frac.starts_with('.')
-            && frac[1..].bytes().all(|c| c.is_ascii_digit()))
-    {
+            && frac[1..].bytes().all(|c| c.is_ascii_digit()));
+    if !fraction_ok {
         return None;
     }
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -341,7 +341,7 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
 
 fn days_in_month(y: u64, m: u64) -> u64 {
     match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

@@ -45,7 +45,7 @@ pub(super) fn context() -> (Arc<Context>, Handle) {
 
 /// A `dir:` image (its manifest is all signing needs) and a lookaside
 /// directory to publish to, both in `dir`.
-fn image_and_lookaside(dir: &std::path::Path) -> (String, String) {
+pub(crate) fn image_and_lookaside(dir: &std::path::Path) -> (String, String) {
     let image = dir.join("image");
     std::fs::create_dir_all(&image).expect("image dir");
     let manifest = json!({
@@ -124,7 +124,7 @@ fn api_error(send: Send, code: u16, reason: &str) {
     respond(send, StatusCode::from_u16(code).expect("code"), &status);
 }
 
-fn secret(data: &[(&str, Vec<u8>)]) -> Secret {
+pub(crate) fn secret(data: &[(&str, Vec<u8>)]) -> Secret {
     let mut secret = Secret::default();
     secret.metadata.name = Some("signer".into());
     secret.metadata.namespace = Some("team".into());
@@ -223,7 +223,7 @@ async fn a_request_signs_with_the_key_of_its_secret() {
     }
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
         let path = entry.path();
