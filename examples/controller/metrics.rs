@@ -11,7 +11,9 @@
 //! - `signatures_total{result}`: signatures `created`, or `reused` (a valid
 //!   one was already in the store);
 //! - `scans_total{kind,verdict}`: scans ended, `verdict` `passed` or
-//!   `failed` (the gate), `ungated`, or `error` (no result).
+//!   `failed` (the gate), `ungated`, or `error` (no result);
+//! - `new_findings_total{kind}`: failed rules and CVEs a scan run found
+//!   that the run before it (a rescan's predecessor) did not have.
 //!
 //! One [`Metrics`] per process, shared by both controllers through the
 //! context.
@@ -70,6 +72,7 @@ pub(crate) struct Metrics {
     finished: Family<OutcomeLabels, Counter>,
     signatures: Family<SignatureLabels, Counter>,
     scans: Family<VerdictLabels, Counter>,
+    new_findings: Family<KindLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -88,6 +91,7 @@ impl Metrics {
         let finished = Family::default();
         let signatures = Family::default();
         let scans = Family::default();
+        let new_findings = Family::default();
         registry.register(
             "reconciles",
             "Reconciles run, by kind and result",
@@ -114,6 +118,11 @@ impl Metrics {
             signatures.clone(),
         );
         registry.register("scans", "Scans ended, by kind and verdict", scans.clone());
+        registry.register(
+            "new_findings",
+            "Failed rules and CVEs found that the scan run before did not have, by kind",
+            new_findings.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -122,6 +131,7 @@ impl Metrics {
             finished,
             signatures,
             scans,
+            new_findings,
         }
     }
 
@@ -188,6 +198,15 @@ impl Metrics {
         self.scans
             .get_or_create(&VerdictLabels { kind, verdict })
             .inc();
+    }
+}
+
+impl Metrics {
+    /// Counts the findings a scan run found that the run before did not.
+    pub(crate) fn new_findings(&self, kind: &'static str, count: usize) {
+        self.new_findings
+            .get_or_create(&KindLabels { kind })
+            .inc_by(count as u64);
     }
 }
 

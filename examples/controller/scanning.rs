@@ -1,7 +1,14 @@
-//! Reconciling an `ImageScanningRequest` with a scan Job.
+//! Reconciling an `ImageScanningRequest` with a scan Job, and again on
+//! schedule when it has `rescanIntervalSeconds`.
 //!
 //! Each reconcile takes one step and returns, so a restart at any point
 //! resumes from what the API holds:
+//!
+//! 0. Finished: nothing, unless it rescans (`freshness::rescan`): then it is
+//!    requeued for `rescanIntervalSeconds` after its last run ended, and when
+//!    due it resolves the image again and starts the next run (its number,
+//!    `status.scanRun`, is in the Job's name: one Job per run, the same on
+//!    every reconcile).
 //!
 //! 1. The digest: the one recorded in the status for this generation (a Job
 //!    was made for it), or resolved now. An image that cannot be resolved or
@@ -11,7 +18,10 @@
 //! 3. Running: requeue, no writes (the `owns()` watch wakes us when it ends).
 //! 4. Finished: the pod's termination message and log are read, decoded and
 //!    verified (`scan_result`); a verified result becomes the status, and
-//!    the Job is deleted. A result that does not verify, or a Job that
+//!    the Job is deleted. Each run (with or without a result) is recorded
+//!    in the bounded `status.scanHistory`; failed rules and CVEs that the
+//!    run before did not have are `status.newFindings`, a `NewFindings`
+//!    warning and the `imprimatur_new_findings_total` counter. A result that does not verify, or a Job that
 //!    failed without one, ends `Failed` saying why; the Job is then kept
 //!    (until its TTL) for whoever investigates. A finished Job made for an
 //!    older generation of the request is deleted instead, and the request
@@ -26,6 +36,7 @@ use std::time::Duration;
 use futures_util::AsyncReadExt as _;
 use futures_util::future::BoxFuture;
 use imprimatur::service::crd::ImageScanningRequest;
+use imprimatur::service::freshness::{self, Rescan};
 use imprimatur::service::request::{ImageTarget, target_of};
 use imprimatur::service::scan_job::{self, JobOutcome, SCAN_JOB_LABEL};
 use imprimatur::service::scan_result::{self, Limits, ScanResult, ScanResultError};
@@ -94,31 +105,39 @@ pub(crate) async fn reconcile_scanning(
     obj: Arc<ImageScanningRequest>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
-    if is_done(obj.as_ref()) {
-        return Ok(Action::await_change());
+    let done = is_done(obj.as_ref());
+    if done && let Some(action) = rescan_due(&obj, &ctx) {
+        return Ok(action);
     }
     let (Some(ns), name) = (obj.namespace(), obj.name_any()) else {
         return Err(Error::Unnamed);
     };
     let uid = obj.metadata.uid.clone().ok_or(Error::NoUid)?;
     let requests: Api<ImageScanningRequest> = Api::namespaced(ctx.client.clone(), &ns);
-    let pinned = match recorded(&obj) {
-        Some(p) => p,
+    let last_run = obj.status.as_ref().and_then(|s| s.scan_run);
+    let recorded = if done { None } else { recorded(&obj) };
+    let (pinned, run) = match recorded {
+        Some(p) => (p, last_run.unwrap_or(1)),
         None => match resolve(&obj, &ctx).await {
-            Ok(p) => p,
+            Ok(p) => (p, last_run.map_or(1, |r| r + 1)),
             Err((reason, message)) => {
-                let status = failed(obj.as_ref(), &ctx, reason, &message);
+                let mut status = failed(obj.as_ref(), &ctx, reason, &message);
+                if done {
+                    // A rescan that could not resolve: a run without a result.
+                    status.scan_run = Some(last_run.unwrap_or(1) + 1);
+                    freshness::record_run(&mut status, obj.status.as_ref(), (ctx.now)());
+                }
                 apply_status(&ctx.metrics, &requests, &name, &status).await?;
                 let notice = Notice::warning(reason, "Resolve", message);
                 events::publish(&ctx.recorder, obj.as_ref(), &[notice]).await;
-                return Ok(Action::await_change());
+                return Ok(next_rescan(&obj, &ctx, &status));
             }
         },
     };
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
-    let job_name = scan_job::job_name(&uid, &pinned.digest);
+    let job_name = scan_job::run_job_name(&uid, &pinned.digest, run);
     let Some(job) = jobs.get_opt(&job_name).await? else {
-        return create_job(&obj, &ctx, &jobs, &requests, &pinned).await;
+        return create_job(&obj, &ctx, &jobs, &requests, &pinned, run).await;
     };
     match scan_job::job_outcome(&job) {
         JobOutcome::Running => Ok(Action::requeue(RUNNING_REQUEUE)),
@@ -130,8 +149,37 @@ pub(crate) async fn reconcile_scanning(
         }
         outcome => {
             let result = read_result(&ctx, &ns, &job_name, &pinned).await?;
-            finish(&obj, &ctx, &requests, &jobs, &job_name, outcome, result).await
+            let job = (job_name.as_str(), run);
+            finish(&obj, &ctx, &requests, &jobs, job, outcome, result).await
         }
+    }
+}
+
+/// `None` when a finished request is due to scan again now; otherwise the
+/// action after its last run (a requeue when the next rescan is due, or
+/// none).
+fn rescan_due(obj: &ImageScanningRequest, ctx: &Context) -> Option<Action> {
+    let rescan = freshness::rescan(
+        obj.status.as_ref(),
+        obj.spec.rescan_interval_seconds,
+        (ctx.now)(),
+    );
+    match rescan {
+        Rescan::Due => None,
+        Rescan::After(wait) => Some(Action::requeue(wait)),
+        _ => Some(Action::await_change()),
+    }
+}
+
+/// The action after a run ended with `status`: requeued for its rescan
+/// (`rescanIntervalSeconds` after it ended), or nothing more.
+fn next_rescan(obj: &ImageScanningRequest, ctx: &Context, status: &RequestStatus) -> Action {
+    let now = (ctx.now)();
+    match freshness::rescan(Some(status), obj.spec.rescan_interval_seconds, now) {
+        Rescan::After(wait) => Action::requeue(wait),
+        // Due already: never sooner than a second (no busy loop).
+        Rescan::Due => Action::requeue(Duration::from_secs(1)),
+        _ => Action::await_change(),
     }
 }
 
@@ -177,17 +225,20 @@ async fn create_job(
     jobs: &Api<Job>,
     requests: &Api<ImageScanningRequest>,
     pinned: &Pinned,
+    run: u64,
 ) -> Result<Action, Error> {
-    let job = match scan_job::scan_job(&ctx.scan_jobs, obj, &pinned.image(), &pinned.digest) {
-        Ok(job) => job,
-        Err(e) => {
-            let status = failed(obj, ctx, "InvalidRequest", &e.to_string());
-            apply_status(&ctx.metrics, requests, &obj.name_any(), &status).await?;
-            let notice = Notice::warning("InvalidRequest", "CreateJob", e.to_string());
-            events::publish(&ctx.recorder, obj, &[notice]).await;
-            return Ok(Action::await_change());
-        }
-    };
+    let job =
+        match scan_job::scan_job_for_run(&ctx.scan_jobs, obj, &pinned.image(), &pinned.digest, run)
+        {
+            Ok(job) => job,
+            Err(e) => {
+                let status = failed(obj, ctx, "InvalidRequest", &e.to_string());
+                apply_status(&ctx.metrics, requests, &obj.name_any(), &status).await?;
+                let notice = Notice::warning("InvalidRequest", "CreateJob", e.to_string());
+                events::publish(&ctx.recorder, obj, &[notice]).await;
+                return Ok(Action::await_change());
+            }
+        };
     let job_name = job.name_any();
     match jobs.create(&PostParams::default(), &job).await {
         Ok(_) => {}
@@ -202,7 +253,11 @@ async fn create_job(
     status.end_time = None;
     status.image_digest = Some(pinned.digest.clone());
     status.unsigned_image = Some(pinned.repo_at_digest.clone());
-    let message = format!("scan Job {job_name} created for {}", pinned.digest);
+    status.scan_run = Some(run);
+    let mut message = format!("scan Job {job_name} created for {}", pinned.digest);
+    if run > 1 {
+        message.push_str(&format!(" (run {run})"));
+    }
     status.set_condition(
         ConditionType::Scanned,
         ConditionStatus::Unknown,
@@ -286,19 +341,29 @@ async fn finish(
     ctx: &Context,
     requests: &Api<ImageScanningRequest>,
     jobs: &Api<Job>,
-    job_name: &str,
+    (job_name, run): (&str, u64),
     outcome: JobOutcome,
     (pod, result): (PodOutput, Result<ScanResult, ScanResultError>),
 ) -> Result<Action, Error> {
     let name = obj.name_any();
-    match result {
+    let now = (ctx.now)();
+    let status = match result {
         Ok(result) => {
             let mut status = obj.status.clone().unwrap_or_default();
-            result.apply_to(&mut status, obj.metadata.generation, (ctx.now)());
+            result.apply_to(&mut status, obj.metadata.generation, now);
+            // The run of this Job (a status write that recorded it may
+            // have been lost before a restart).
+            status.scan_run = Some(run);
+            let new = freshness::record_run(&mut status, obj.status.as_ref(), now);
             apply_status(&ctx.metrics, requests, &name, &status).await?;
             ctx.metrics.scan(ImageScanningRequest::KIND, Some(&status));
-            events::publish(&ctx.recorder, obj, &scan_notices(&status)).await;
+            ctx.metrics
+                .new_findings(ImageScanningRequest::KIND, new.len());
+            let mut notices = scan_notices(&status);
+            notices.extend(new_findings_notice(&status, &new));
+            events::publish(&ctx.recorder, obj, &notices).await;
             jobs.delete(job_name, &DeleteParams::background()).await?;
+            status
         }
         Err(error) => {
             let (reason, message) = failure(&outcome, &error, &pod);
@@ -311,13 +376,40 @@ async fn finish(
                 obj.metadata.generation,
                 (ctx.now)(),
             );
+            status.scan_run = Some(run);
+            freshness::record_run(&mut status, obj.status.as_ref(), now);
             apply_status(&ctx.metrics, requests, &name, &status).await?;
             ctx.metrics.scan(ImageScanningRequest::KIND, None);
             let notice = Notice::warning(reason, "Scan", message);
             events::publish(&ctx.recorder, obj, &[notice]).await;
+            status
         }
+    };
+    Ok(next_rescan(obj, ctx, &status))
+}
+
+/// The most new findings an event names.
+const NOTICE_FINDINGS: usize = 10;
+
+/// A `NewFindings` warning when the run found what the run before did not
+/// (`new`: all of them; the event names the first [`NOTICE_FINDINGS`]).
+fn new_findings_notice(status: &RequestStatus, new: &[String]) -> Option<Notice> {
+    if new.is_empty() {
+        return None;
     }
-    Ok(Action::await_change())
+    let run = status.scan_run.unwrap_or(1);
+    let named = new[..new.len().min(NOTICE_FINDINGS)].join(", ");
+    let more = new.len().saturating_sub(NOTICE_FINDINGS);
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    let note = format!(
+        "run {run} found {} new since the run before: {named}{tail}",
+        new.len()
+    );
+    Some(Notice::warning("NewFindings", "Scan", note))
 }
 
 /// The events of a verified result: `Scanned`, and `GatePassed` or a

@@ -610,3 +610,179 @@ async fn a_failed_job_with_a_tampered_frame_is_rejected_for_its_hash() {
     let (_, handle) = run_scenario(request(Some(job_created_status())), ctx, scenario).await;
     no_more_requests(handle).await;
 }
+
+/// A finished request (run 1 ended 10 s ago) that rescans every 60 s: no
+/// call at all, requeued for the remaining 50 s.
+#[tokio::test]
+async fn a_finished_request_waits_for_its_rescan_without_calls() {
+    let (ctx, handle, resolutions) = context();
+    let mut obj = request(Some(finished_status(10)));
+    obj.spec.rescan_interval_seconds = Some(60);
+    let action = reconcile_scanning(Arc::new(obj), ctx)
+        .await
+        .expect("reconcile");
+    assert_eq!(action, Action::requeue(Duration::from_secs(50)));
+    assert_eq!(resolutions.load(Ordering::SeqCst), 0);
+    no_more_requests(handle).await;
+}
+
+/// Run 1 of generation 2, Completed `ago` seconds before the context's now,
+/// its failed rules and CVEs recorded.
+fn finished_status(ago: u64) -> RequestStatus {
+    let ended = UNIX_EPOCH + Duration::from_secs(1_800_000_000 - ago);
+    let mut status = job_created_status();
+    let mut result = ScanResult::new(DIGEST, counts());
+    result.failed_rules = vec!["rule_a".into()];
+    result.present_cves = vec!["CVE-2024-1".into()];
+    result.apply_to(&mut status, Some(2), ended);
+    status.scan_run = Some(1);
+    imprimatur::service::freshness::record_run(&mut status, None, ended);
+    status
+}
+
+fn run_job_uri(run: u64) -> String {
+    format!(
+        "/apis/batch/v1/namespaces/team/jobs/{}",
+        scan_job::run_job_name(UID, DIGEST, run)
+    )
+}
+
+/// Due (run 1 ended 61 s ago, every 60 s): the image is resolved again and
+/// run 2's own Job created; the status says Running, run 2, and keeps run
+/// 1's result and history until run 2 has one.
+#[tokio::test]
+async fn a_due_rescan_resolves_again_and_runs_a_new_job() {
+    let (ctx, mut handle, resolutions) = context();
+    let second = scan_job::run_job_name(UID, DIGEST, 2);
+    assert_ne!(second, job_name());
+    let scenario = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, &run_job_uri(2)).await;
+        not_found(send);
+        let (job, send) = expect(
+            &mut handle,
+            Method::POST,
+            "/apis/batch/v1/namespaces/team/jobs?",
+        )
+        .await;
+        assert_eq!(job["metadata"]["name"], second);
+        assert_eq!(
+            job["metadata"]["annotations"]["imprimatur.cop.redhat.com/scan-run"],
+            "2"
+        );
+        respond_json(send, &job);
+        let (body, send) = expect(&mut handle, Method::PATCH, REQUEST_STATUS).await;
+        let status = &body["status"];
+        assert_eq!(status["phase"], "Running");
+        assert_eq!(status["scanRun"], 2);
+        assert!(status.get("endTime").is_none(), "{status}");
+        assert_eq!(
+            status["scanResult"]["failedRules"], 20,
+            "run 1's result kept"
+        );
+        assert_eq!(status["scanHistory"].as_array().map(Vec::len), Some(1));
+        let scanned = condition(status, "Scanned");
+        assert_eq!(
+            (scanned["status"].as_str(), scanned["reason"].as_str()),
+            (Some("Unknown"), Some("JobCreated"))
+        );
+        respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        let note = format!("scan Job {second} created for {DIGEST} (run 2)");
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Normal",
+            "ScanJobCreated",
+            &note,
+        )
+        .await;
+        handle
+    });
+    let mut obj = request(Some(finished_status(61)));
+    obj.spec.rescan_interval_seconds = Some(60);
+    let (action, handle) = run_scenario(obj, ctx, scenario).await;
+    assert_eq!(action, Action::requeue(RUNNING_REQUEUE));
+    assert_eq!(resolutions.load(Ordering::SeqCst), 1, "resolved again");
+    no_more_requests(handle).await;
+}
+
+/// Run 2 finished with a rule and a CVE that run 1 did not have: both are
+/// `newFindings` and in a `NewFindings` warning, the history has both runs,
+/// the counter counts them, and the request is requeued for run 3.
+#[tokio::test]
+async fn a_rescan_with_new_findings_records_them_and_warns() {
+    let (ctx, mut handle, _) = context();
+    let mut status = finished_status(120);
+    // Run 2's Job was created (as the previous test's status write says).
+    status.phase = Some(Phase::Running);
+    status.end_time = None;
+    status.scan_run = Some(2);
+    status.set_condition(
+        ConditionType::Scanned,
+        ConditionStatus::Unknown,
+        "JobCreated",
+        "created",
+        Some(2),
+        UNIX_EPOCH,
+    );
+    let mut result = ScanResult::new(DIGEST, counts());
+    result.failed_rules = vec!["rule_a".into(), "rule_b".into()];
+    result.present_cves = vec!["CVE-2024-1".into(), "CVE-2026-7".into()];
+    let encoded = scan_result::encode(&result).expect("encode");
+    let termination = encoded.termination.to_json().expect("json");
+    let second = scan_job::run_job_name(UID, DIGEST, 2);
+    let metrics = ctx.metrics.clone();
+    let scenario = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, &run_job_uri(2)).await;
+        let mut job = job_with(complete());
+        job["metadata"]["name"] = json!(second);
+        respond_json(send, &job);
+        let (_, send) = expect(&mut handle, Method::GET, &format!("{PODS_URI}{second}")).await;
+        respond_json(send, &pod_list(&termination));
+        let (_, send) = expect(
+            &mut handle,
+            Method::GET,
+            &format!("/api/v1/namespaces/team/pods/scan-pod-1{LOG_QUERY}"),
+        )
+        .await;
+        respond(send, StatusCode::OK, encoded.frame.into_bytes());
+        let (body, send) = expect(&mut handle, Method::PATCH, REQUEST_STATUS).await;
+        let status = &body["status"];
+        assert_eq!(status["phase"], "Completed");
+        assert_eq!(status["scanRun"], 2);
+        assert_eq!(status["failedRules"], json!(["rule_a", "rule_b"]));
+        assert_eq!(status["newFindings"], json!(["CVE-2026-7", "rule_b"]));
+        assert_eq!(
+            status["scanHistory"],
+            json!([
+                {"run": 1, "time": "2027-01-15T07:58:00Z", "imageDigest": DIGEST, "verdict": "none",
+                 "passedRules": 100, "failedRules": 20},
+                {"run": 2, "time": "2027-01-15T08:00:00Z", "imageDigest": DIGEST, "verdict": "none",
+                 "passedRules": 100, "failedRules": 20, "newFindings": 2},
+            ])
+        );
+        respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        let who = ("team", "scan-myapp");
+        expect_event(&mut handle, who, "Normal", "Scanned", "120 rules").await;
+        expect_event(
+            &mut handle,
+            who,
+            "Warning",
+            "NewFindings",
+            "run 2 found 2 new since the run before: CVE-2026-7, rule_b",
+        )
+        .await;
+        let (_, send) = expect(&mut handle, Method::DELETE, &format!("{}?", run_job_uri(2))).await;
+        respond_json(send, &job);
+        handle
+    });
+    let mut obj = request(Some(status));
+    obj.spec.rescan_interval_seconds = Some(3600);
+    let (action, handle) = run_scenario(obj, ctx, scenario).await;
+    assert_eq!(action, Action::requeue(Duration::from_secs(3600)));
+    no_more_requests(handle).await;
+    let text = metrics.encode().expect("metrics");
+    assert!(
+        text.contains("imprimatur_new_findings_total{kind=\"ImageScanningRequest\"} 2\n"),
+        "{text}"
+    );
+}
