@@ -1133,3 +1133,322 @@ fn two_replicas_one_leader_and_a_takeover() {
     assert_eq!(w.signatures_of(&w.v2_digest), 1, "{:?}", w.signatures());
     follower.kill();
 }
+
+const SCANNING: &str = "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagescanningrequests";
+const JOBS: &str = "/apis/batch/v1/namespaces/team/jobs";
+
+impl FakeApi {
+    /// The names of the Jobs in `team` now.
+    fn jobs(&self) -> Vec<String> {
+        let (code, list) = self.get(JOBS);
+        assert_eq!(code, 200, "{list}");
+        list["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|j| j["metadata"]["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits for a Job in `team` not in `seen`; returns it.
+    fn wait_for_new_job(&self, seen: &[String], ctl: &Controller) -> Value {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(name) = self.jobs().into_iter().find(|n| !seen.contains(n)) {
+                let (code, job) = self.get(&format!("{JOBS}/{name}"));
+                assert_eq!(code, 200, "{job}");
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new scan Job within {DEADLINE:?}:\n{}",
+                ctl.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Plays the kubelet and the Job controller for a scan Job: its pod
+    /// (labelled as the Job's pod template says) ends with the termination
+    /// message and log of a real encoded scan `result`, then the Job is
+    /// marked Complete (the pod first: the controller reads it when the Job
+    /// changes).
+    fn complete_scan_job(
+        &self,
+        job: &Value,
+        result: &imprimatur::service::scan_result::ScanResult,
+    ) {
+        use imprimatur::service::scan_result;
+        let name = job["metadata"]["name"].as_str().expect("job name");
+        assert_eq!(
+            job["metadata"]["annotations"]["imprimatur.cop.redhat.com/image-digest"],
+            result.image_digest.as_str(),
+            "the Job scans the digest the result is for"
+        );
+        let encoded = scan_result::encode(result).expect("encode");
+        let termination = encoded.termination.to_json().expect("termination");
+        let labels = &job["spec"]["template"]["metadata"]["labels"];
+        let pod = format!("{name}-pod");
+        let pods = format!("/api/v1/namespaces/{NS}/pods");
+        let (code, created) = self.call(
+            "POST",
+            &pods,
+            "application/json",
+            &json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": pod, "labels": labels},
+                    "spec": {"containers": [{"name": "scan", "image": "scanner"}]}}),
+        );
+        assert_eq!(code, 201, "{created}");
+        let (code, patched) = self.call(
+            "PATCH",
+            &format!("{pods}/{pod}/status"),
+            "application/merge-patch+json",
+            &json!({"status": {"phase": "Succeeded", "containerStatuses": [{
+                "name": "scan", "image": "scanner", "imageID": "", "ready": false,
+                "restartCount": 0,
+                "state": {"terminated": {"exitCode": 0, "message": termination}}}]}}),
+        );
+        assert_eq!(code, 200, "{patched}");
+        let log = format!("{{\"event\":\"started\"}}\n{}", encoded.frame);
+        let (code, _) = self.call_raw(
+            "PUT",
+            &format!("/_fake/logs/{NS}/{pod}/scan"),
+            "text/plain",
+            log.as_bytes(),
+        );
+        assert_eq!(code, 200);
+        let (code, patched) = self.call(
+            "PATCH",
+            &format!("{JOBS}/{name}/status"),
+            "application/merge-patch+json",
+            &json!({"status": {"succeeded": 1,
+                    "conditions": [{"type": "Complete", "status": "True"}]}}),
+        );
+        assert_eq!(code, 200, "{patched}");
+    }
+
+    /// How many objects were created at `collection` (POSTs answered 201).
+    fn created_at(&self, collection: &str) -> usize {
+        self.log()
+            .iter()
+            .filter(|e| e["method"] == "POST" && e["path"] == collection && e["code"] == 201)
+            .count()
+    }
+
+    fn scanning(&self, name: &str) -> Value {
+        let (code, obj) = self.get(&format!("{SCANNING}/{name}"));
+        assert_eq!(code, 200, "{obj}");
+        obj
+    }
+}
+
+/// A scan result for `digest` whose gate passed, with these failed rules.
+fn passed_scan(
+    digest: &str,
+    failed_rules: &[&str],
+) -> imprimatur::service::scan_result::ScanResult {
+    use imprimatur::service::status::{GateVerdict, ScanCounts};
+    let mut result = imprimatur::service::scan_result::ScanResult::new(
+        digest,
+        ScanCounts {
+            total_rules: 40,
+            passed_rules: 40 - failed_rules.len() as u64,
+            failed_rules: failed_rules.len() as u64,
+        },
+    );
+    result.failed_rules = failed_rules.iter().map(|r| (*r).to_owned()).collect();
+    result.gate = Some(GateVerdict {
+        passed: true,
+        reasons: vec![],
+        waived: vec![],
+    });
+    result
+}
+
+/// `requireScan` in the controller goes through an `ImageScanningRequest`:
+/// the signing request creates one (owned by it, the image pinned by
+/// digest), its scan Job's result (a real encoded frame, the pod and Job
+/// played by the test) is verified, and the scanned digest is signed:
+/// skopeo accepts the image. A second signing request for the same digest
+/// reuses that passed scan: no second scanning request, no second Job, no
+/// second signature.
+#[test]
+fn a_signing_request_that_requires_a_scan_is_signed_after_its_scan_job() {
+    if !tools() {
+        return;
+    }
+    let w = World::new();
+    let mut ctl = w.controller();
+    let mut spec = w.spec(&w.v1);
+    spec["requireScan"] = json!(true);
+    w.api.create_signing("sign-scanned", spec.clone());
+
+    let job = w.api.wait_for_new_job(&[], &ctl);
+    // The Job may come before the signing request's status write.
+    let waiting = w
+        .api
+        .wait_for("sign-scanned", &ctl, |obj| phase(obj) == "Running");
+    let scanned = condition(&waiting["status"], "Scanned");
+    assert_eq!(scanned["reason"], "WaitingForScan", "{waiting:#}");
+    let (_, scans) = w.api.get(SCANNING);
+    let scans = scans["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(scans.len(), 1, "{scans:#?}");
+    let scan = &scans[0];
+    let scan_name = scan["metadata"]["name"].as_str().expect("name").to_owned();
+    assert!(scan_name.starts_with("sign-scanned-scan-"), "{scan_name}");
+    assert!(
+        scanned["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&scan_name)),
+        "{scanned}"
+    );
+    assert_eq!(
+        scan["metadata"]["ownerReferences"][0]["name"],
+        "sign-scanned"
+    );
+    assert_eq!(
+        scan["metadata"]["ownerReferences"][0]["uid"],
+        waiting["metadata"]["uid"]
+    );
+    let (repo, _) = w.v1.rsplit_once(':').expect("tag");
+    assert_eq!(
+        scan["spec"]["image"],
+        format!("docker://{repo}@{}", w.v1_digest)
+    );
+    assert_eq!(w.signatures().len(), 0, "nothing signed before the scan");
+
+    w.api
+        .complete_scan_job(&job, &passed_scan(&w.v1_digest, &["rule_a"]));
+    let obj = w.api.wait_for("sign-scanned", &ctl, finished);
+    ctl.assert_running();
+    assert_eq!(phase(&obj), "Completed", "{obj:#}\n{}", ctl.log());
+    assert_conditions_observed(&obj);
+    assert_eq!(obj["status"]["imageDigest"], w.v1_digest.as_str());
+    assert_eq!(obj["status"]["scanResult"]["failedRules"], 1);
+    assert!(
+        condition(&obj["status"], "Scanned")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("by ImageScanningRequest {scan_name}"))),
+        "{obj:#}"
+    );
+    assert_eq!(w.signatures_of(&w.v1_digest), 1, "{:?}", w.signatures());
+    let out = w.skopeo_accepts(&w.v1, "accepted");
+    assert!(
+        out.status.success(),
+        "skopeo refused the signed image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(phase(&w.api.scanning(&scan_name)), "Completed");
+
+    // A second request for the same digest reuses the passed scan.
+    w.api.create_signing("sign-scanned-again", spec);
+    let again = w.api.wait_for("sign-scanned-again", &ctl, finished);
+    assert_eq!(phase(&again), "Completed", "{again:#}\n{}", ctl.log());
+    assert!(
+        condition(&again["status"], "Scanned")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("by ImageScanningRequest {scan_name}"))),
+        "{again:#}"
+    );
+    assert_eq!(w.api.created_at(SCANNING), 1, "no second scanning request");
+    assert_eq!(w.api.created_at(JOBS), 1, "no second scan Job");
+    assert_eq!(w.signatures_of(&w.v1_digest), 1, "{:?}", w.signatures());
+    ctl.kill();
+}
+
+/// A scanning request with a one-second rescan interval: its first Job's
+/// result is recorded, then a second Job (another name) runs, and its
+/// result is recorded too: two history entries, the rule that newly
+/// failed in `newFindings` and a `NewFindings` warning.
+#[test]
+fn a_scanning_request_rescans_on_schedule_and_records_each_run() {
+    if !tools() {
+        return;
+    }
+    let w = World::new();
+    let mut ctl = w.controller();
+    let (code, obj) = w.api.call(
+        "POST",
+        SCANNING,
+        "application/json",
+        &json!({
+            "apiVersion": "cop.redhat.com/v1alpha2",
+            "kind": "ImageScanningRequest",
+            "metadata": {"name": "scan-often", "namespace": NS},
+            "spec": {"image": format!("docker://{}", w.v1), "gate": {},
+                     "rescanIntervalSeconds": 1},
+        }),
+    );
+    assert_eq!(code, 201, "{obj}");
+    let wait_runs = |runs: usize| {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let obj = w.api.scanning("scan-often");
+            let history = obj["status"]["scanHistory"].as_array().map_or(0, Vec::len);
+            if history >= runs && phase(&obj) == "Completed" {
+                return obj;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {runs} not recorded within {DEADLINE:?}:\n{obj:#}\n{}",
+                ctl.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let first = w.api.wait_for_new_job(&[], &ctl);
+    w.api
+        .complete_scan_job(&first, &passed_scan(&w.v1_digest, &["rule_a"]));
+    let obj = wait_runs(1);
+    assert_eq!(obj["status"]["scanRun"], 1, "{obj:#}");
+
+    let first_name = first["metadata"]["name"].as_str().expect("name").to_owned();
+    let second = w
+        .api
+        .wait_for_new_job(std::slice::from_ref(&first_name), &ctl);
+    assert_ne!(second["metadata"]["name"], first_name.as_str());
+    assert_eq!(
+        second["metadata"]["annotations"]["imprimatur.cop.redhat.com/scan-run"],
+        "2"
+    );
+    w.api
+        .complete_scan_job(&second, &passed_scan(&w.v1_digest, &["rule_a", "rule_b"]));
+    let obj = wait_runs(2);
+    ctl.assert_running();
+    let history = obj["status"]["scanHistory"].as_array().expect("history");
+    assert_eq!(history.len(), 2, "{obj:#}");
+    assert_eq!(
+        (history[0]["run"].as_u64(), history[1]["run"].as_u64()),
+        (Some(1), Some(2))
+    );
+    for h in history {
+        assert_eq!(h["verdict"], "passed", "{h}");
+        assert_eq!(h["imageDigest"], w.v1_digest.as_str(), "{h}");
+    }
+    assert_eq!(history[1]["newFindings"], 1, "{obj:#}");
+    assert_eq!(obj["status"]["newFindings"], json!(["rule_b"]));
+    // The event follows the status write it describes.
+    let deadline = Instant::now() + DEADLINE;
+    let (warned, events) = loop {
+        let (_, events) = w
+            .api
+            .get(&format!("/apis/events.k8s.io/v1/namespaces/{NS}/events"));
+        let warned = events["items"].as_array().is_some_and(|items| {
+            items.iter().any(|e| {
+                e["reason"] == "NewFindings"
+                    && e["type"] == "Warning"
+                    && e["regarding"]["name"] == "scan-often"
+                    && e["note"].as_str().is_some_and(|n| n.contains("rule_b"))
+            })
+        });
+        if warned || Instant::now() > deadline {
+            break (warned, events);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(warned, "{events:#}");
+    ctl.kill();
+}
