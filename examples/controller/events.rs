@@ -1,7 +1,8 @@
 //! Kubernetes events for each step of a request (`events.k8s.io/v1`,
 //! reporter [`REPORTER`]): `Normal` for Scanned, GatePassed, Signed,
-//! Published, Verified (and a scan Job created), `Warning` for every
-//! failure, so that `kubectl describe` tells the story the status sums up.
+//! Published, Verified (and a scan Job, or a signing request's scanning
+//! request, created), `Warning` for every failure and for a rescan's new
+//! findings, so that `kubectl describe` tells the story the status sums up.
 //!
 //! Events are published after the status write they describe, and are best
 //! effort: a refused event is logged and the reconcile goes on (failing it
