@@ -75,9 +75,29 @@ impl Pinned {
     }
 }
 
+/// Why an image could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unresolved {
+    /// What went wrong.
+    pub(crate) message: String,
+    /// The registry was unreachable or overloaded: worth trying again later
+    /// (`imprimatur::registry::Error::is_transient`).
+    pub(crate) transient: bool,
+}
+
+impl From<String> for Unresolved {
+    /// A failure that stays until something is changed.
+    fn from(message: String) -> Self {
+        Unresolved {
+            message,
+            transient: false,
+        }
+    }
+}
+
 /// Resolves a request's image to a [`Pinned`] one, or says why not.
 pub(crate) type Resolver =
-    Arc<dyn Fn(ImageTarget) -> BoxFuture<'static, Result<Pinned, String>> + Send + Sync>;
+    Arc<dyn Fn(ImageTarget) -> BoxFuture<'static, Result<Pinned, Unresolved>> + Send + Sync>;
 
 /// The resolver of a pipeline (its registry client and image stream
 /// registry). Images that are not in a registry are refused: a pod cannot
@@ -86,7 +106,10 @@ pub(crate) fn pipeline_resolver(pipeline: Pipeline) -> Resolver {
     Arc::new(move |target| {
         let pipeline = pipeline.clone();
         Box::pin(async move {
-            let (image, resolved) = pipeline.resolve(&target).await.map_err(|e| e.to_string())?;
+            let (image, resolved) = pipeline.resolve(&target).await.map_err(|e| Unresolved {
+                transient: e.is_transient(),
+                message: e.to_string(),
+            })?;
             match image {
                 imprimatur::registry::ImageReference::Docker(r) => Ok(Pinned {
                     repo_at_digest: format!("{}@{}", r.name(), resolved.digest),
@@ -94,7 +117,8 @@ pub(crate) fn pipeline_resolver(pipeline: Pipeline) -> Resolver {
                 }),
                 other => Err(format!(
                     "{other} is not in a registry: a scan Job can only pull docker:// images"
-                )),
+                )
+                .into()),
             }
         })
     })
@@ -216,7 +240,7 @@ async fn resolve(
     .map_err(|e| ("InvalidRequest", e.to_string()))?;
     (ctx.resolver)(target)
         .await
-        .map_err(|m| ("ImageUnavailable", m))
+        .map_err(|u| ("ImageUnavailable", u.message))
 }
 
 async fn create_job(

@@ -27,8 +27,9 @@
 //!    Transient registry failures are retried with backoff as for any
 //!    signing request.
 //!
-//! Resolving the image fails the request (`ImageUnavailable`) as it does a
-//! scanning request's: the resolver reports no transience.
+//! An image that cannot be resolved fails the request (`ImageUnavailable`),
+//! unless the registry was unreachable or overloaded: then it is retried
+//! with backoff, `Running` with `Ready=False/Retrying`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -87,7 +88,10 @@ pub(crate) async fn reconcile_with_scan(
         Some(p) => p,
         None => match resolve(obj, ctx).await {
             Ok(p) => p,
-            Err((reason, message)) => return fail(obj, ctx, api, reason, message).await,
+            Err((reason, message, true)) => {
+                return retry_resolving(obj, ctx, api, reason, message).await;
+            }
+            Err((reason, message, false)) => return fail(obj, ctx, api, reason, message).await,
         },
     };
     let question = ScanQuestion::of_signing(&obj.spec, &pinned.digest);
@@ -159,10 +163,11 @@ fn recorded(obj: &ImageSigningRequest) -> Option<Pinned> {
     })
 }
 
+/// The pinned image, or the reason, message and transience of why not.
 async fn resolve(
     obj: &ImageSigningRequest,
     ctx: &Context,
-) -> Result<Pinned, (&'static str, String)> {
+) -> Result<Pinned, (&'static str, String, bool)> {
     let meta = imprimatur::service::request::RequestMeta {
         namespace: obj.namespace(),
         ..Default::default()
@@ -172,10 +177,32 @@ async fn resolve(
         obj.spec.image.as_deref(),
         &meta,
     )
-    .map_err(|e| ("InvalidRequest", e.to_string()))?;
+    .map_err(|e| ("InvalidRequest", e.to_string(), false))?;
     (ctx.resolver)(target)
         .await
-        .map_err(|m| ("ImageUnavailable", m))
+        .map_err(|u| ("ImageUnavailable", u.message, u.transient))
+}
+
+/// The registry could not be reached to resolve the image: `Running`,
+/// retried with backoff (as a signing run's transient failure is).
+async fn retry_resolving(
+    obj: &ImageSigningRequest,
+    ctx: &Context,
+    api: &Api<ImageSigningRequest>,
+    reason: &str,
+    message: String,
+) -> Result<Action, Error> {
+    let mut status = obj.status.clone().unwrap_or_default();
+    status.set_condition(
+        ConditionType::Ready,
+        ConditionStatus::False,
+        reason,
+        message,
+        obj.metadata.generation,
+        (ctx.now)(),
+    );
+    let (name, uid) = (obj.name_any(), obj.uid().unwrap_or_default());
+    retry_later(obj, ctx, api, &name, &uid, status).await
 }
 
 /// `Running`, waiting for `scan` to scan the pinned digest: written only

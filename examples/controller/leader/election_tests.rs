@@ -222,7 +222,7 @@ async fn a_follower_is_ready_and_stops_on_request() {
         .expect("registry client");
     let pipeline = imprimatur::service::Pipeline::new(registry);
     let resolver: crate::scanning::Resolver =
-        Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) }));
+        Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned().into()) }));
     let scan_jobs = imprimatur::service::scan_job::ScanJobConfig::new("scanner:1");
     let ctx = Arc::new(Context::new(client, pipeline, scan_jobs, resolver, None));
     let health = Arc::new(Health::new(ctx.metrics.clone()));

@@ -29,7 +29,7 @@ pub(super) fn context() -> (Arc<Context>, Handle) {
         .build()
         .expect("registry client");
     let resolver: Resolver =
-        Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned()) }));
+        Arc::new(|_| Box::pin(async { Err("no registry in tests".to_owned().into()) }));
     let ctx = Context {
         now: Arc::new(|| UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
         ..Context::new(

@@ -44,20 +44,30 @@ fn image(dir: &std::path::Path) -> (String, String, String) {
 /// A context whose resolver pins any image to `registry.example/team/app@DIGEST`
 /// and counts its calls.
 fn context(digest: &str) -> (Arc<Context>, Handle, Arc<AtomicUsize>) {
+    let digest = digest.to_owned();
+    context_with(move || {
+        Ok(Pinned {
+            repo_at_digest: format!("registry.example/team/app@{digest}"),
+            digest: digest.clone(),
+        })
+    })
+}
+
+/// A context whose resolver answers `answer()` and counts its calls.
+fn context_with(
+    answer: impl Fn() -> Result<Pinned, crate::scanning::Unresolved>
+    + std::marker::Send
+    + Sync
+    + 'static,
+) -> (Arc<Context>, Handle, Arc<AtomicUsize>) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (service, handle) = tower_test::mock::pair::<HttpRequest<Body>, Response<Body>>();
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
-    let digest = digest.to_owned();
     let resolver: Resolver = Arc::new(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
-        let digest = digest.clone();
-        Box::pin(async move {
-            Ok(Pinned {
-                repo_at_digest: format!("registry.example/team/app@{digest}"),
-                digest,
-            })
-        })
+        let answer = answer();
+        Box::pin(async move { answer })
     });
     let registry = imprimatur::registry::RegistryClient::builder()
         .build()
@@ -582,4 +592,46 @@ async fn its_own_scan_grown_stale_is_deleted_to_be_made_again() {
         run(obj, ctx, scenario).await,
         Action::requeue(REPLACE_REQUEUE)
     );
+}
+
+/// The registry unreachable while resolving: `Running`, `Ready=False`
+/// reason `Retrying` saying why and when, a warning, and a requeue after
+/// the first backoff delay (5 s); nothing listed or created.
+#[tokio::test]
+async fn an_unreachable_registry_is_retried_with_backoff() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (image, lookaside, _) = image(dir.path());
+    let (ctx, mut handle, resolutions) = context_with(|| {
+        Err(crate::scanning::Unresolved {
+            message: "registry.example: connection refused".into(),
+            transient: true,
+        })
+    });
+    let scenario = tokio::spawn(async move {
+        let (body, send) = expect(&mut handle, Method::PATCH, STATUS_URI).await;
+        let status = &body["status"];
+        assert_eq!(status["phase"], "Running");
+        let ready = condition(status, "Ready");
+        assert_eq!(ready["reason"], "Retrying");
+        assert_eq!(
+            ready["message"],
+            "registry.example: connection refused; attempt 1 failed, retrying in 5 s"
+        );
+        applied(send);
+        expect_event(
+            &mut handle,
+            WHO,
+            "Warning",
+            "Retrying",
+            "connection refused",
+        )
+        .await;
+        handle
+    });
+    let obj = request(&image, &lookaside, None);
+    assert_eq!(
+        run(obj, ctx, scenario).await,
+        Action::requeue(Duration::from_secs(5))
+    );
+    assert_eq!(resolutions.load(Ordering::SeqCst), 1);
 }
