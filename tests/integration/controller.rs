@@ -1270,7 +1270,8 @@ fn passed_scan(
 
 /// `requireScan` in the controller goes through an `ImageScanningRequest`:
 /// the signing request creates one (owned by it, the image pinned by
-/// digest), its scan Job's result (a real encoded frame, the pod and Job
+/// digest; a controller restarted meanwhile makes no second one), its scan
+/// Job's result (a real encoded frame, the pod and Job
 /// played by the test) is verified, and the scanned digest is signed:
 /// skopeo accepts the image. A second signing request for the same digest
 /// reuses that passed scan: no second scanning request, no second Job, no
@@ -1281,7 +1282,7 @@ fn a_signing_request_that_requires_a_scan_is_signed_after_its_scan_job() {
         return;
     }
     let w = World::new();
-    let mut ctl = w.controller();
+    let ctl = w.controller();
     let mut spec = w.spec(&w.v1);
     spec["requireScan"] = json!(true);
     w.api.create_signing("sign-scanned", spec.clone());
@@ -1320,6 +1321,13 @@ fn a_signing_request_that_requires_a_scan_is_signed_after_its_scan_job() {
     );
     assert_eq!(w.signatures().len(), 0, "nothing signed before the scan");
 
+    // A restart while it waits: the new process finds the scanning request
+    // and the Job it made (no second of either) and waits on.
+    ctl.kill();
+    let mut ctl = w.controller();
+    // Gives the new process time to look at the waiting request (shapes
+    // the run; the assertions below hold either way).
+    std::thread::sleep(Duration::from_millis(500));
     w.api
         .complete_scan_job(&job, &passed_scan(&w.v1_digest, &["rule_a"]));
     let obj = w.api.wait_for("sign-scanned", &ctl, finished);
