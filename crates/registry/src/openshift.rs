@@ -4,8 +4,8 @@
 //! - resolve an `ImageStreamTag` (`namespace/stream:tag`) to the image's
 //!   digest and `dockerImageReference`
 //!   (`GET /apis/image.openshift.io/v1/namespaces/NS/imagestreamtags/STREAM:TAG`);
-//! - list an image's signatures
-//!   (`GET …/namespaces/NS/imagestreamimages/STREAM@DIGEST` → `.image.signatures`);
+//! - look up an image of a stream by digest, and list its signatures
+//!   (`GET …/namespaces/NS/imagestreamimages/STREAM@DIGEST` → `.image`);
 //! - create an `ImageSignature` (`POST /apis/image.openshift.io/v1/imagesignatures`,
 //!   cluster-scoped, named `DIGEST@<32 hex>`, `type: atomic`, `content` base64),
 //!   as `atomic push` and containers/image's `atomic:` transport do. Creating
@@ -182,18 +182,33 @@ impl OpenShiftImages {
             seg(tag)
         );
         let ist: WithImage = self.send(&what, get(&uri, &what)?).await?;
-        let digest =
-            Digest::parse(&ist.image.metadata.name).map_err(|e| OpenShiftError::Malformed {
-                what: what.clone(),
-                message: format!(
-                    "image name {:?} is not a digest: {e}",
-                    ist.image.metadata.name
-                ),
-            })?;
-        Ok(ResolvedImageStreamTag {
-            digest,
-            docker_image_reference: ist.image.docker_image_reference,
-        })
+        resolved(what, ist.image)
+    }
+
+    /// The image `digest` of `namespace/stream` (any image in the stream's
+    /// history, not only a tag's newest): NotFound unless the stream has it.
+    pub async fn resolve_image(
+        &self,
+        namespace: &str,
+        stream: &str,
+        digest: &Digest,
+    ) -> Result<ResolvedImageStreamTag, OpenShiftError> {
+        let what = format!("imagestreamimage {namespace}/{stream}@{digest}");
+        let uri = format!(
+            "{API}/namespaces/{}/imagestreamimages/{}@{}",
+            seg(namespace),
+            seg(stream),
+            digest
+        );
+        let isi: WithImage = self.send(&what, get(&uri, &what)?).await?;
+        let found = resolved(what.clone(), isi.image)?;
+        if found.digest != *digest {
+            return Err(OpenShiftError::Malformed {
+                what,
+                message: format!("the API answered with image {}", found.digest),
+            });
+        }
+        Ok(found)
     }
 
     /// The signatures of the image `digest` of `namespace/stream`.
@@ -358,14 +373,45 @@ impl SignatureStore for OpenShiftStore {
                     location: same.location,
                 });
             }
-            let name = self
-                .images
-                .create_signature(digest, signature)
-                .await
-                .map_err(store_error)?;
-            Ok(Added::Stored { location: name })
+            match self.images.create_signature(digest, signature).await {
+                Ok(name) => Ok(Added::Stored { location: name }),
+                // openshift-apiserver also answers 409 when the same type and
+                // content are already on the image: another writer was first.
+                Err(e @ OpenShiftError::Api { code: 409, .. }) => {
+                    match self
+                        .list(digest)
+                        .await?
+                        .into_iter()
+                        .find(|s| s.blob == signature)
+                    {
+                        Some(same) => Ok(Added::AlreadyPresent {
+                            location: same.location,
+                        }),
+                        None => Err(store_error(e)),
+                    }
+                }
+                Err(e) => Err(store_error(e)),
+            }
         })
     }
+}
+
+/// The digest and pull reference of an Image object.
+fn resolved(what: String, image: ImageJson) -> Result<ResolvedImageStreamTag, OpenShiftError> {
+    let digest = Digest::parse(&image.metadata.name).map_err(|e| OpenShiftError::Malformed {
+        what: what.clone(),
+        message: format!("image name {:?} is not a digest: {e}", image.metadata.name),
+    })?;
+    if image.docker_image_reference.is_empty() {
+        return Err(OpenShiftError::Malformed {
+            what,
+            message: "the image has no dockerImageReference".into(),
+        });
+    }
+    Ok(ResolvedImageStreamTag {
+        digest,
+        docker_image_reference: image.docker_image_reference,
+    })
 }
 
 fn get(uri: &str, what: &str) -> Result<http::Request<Vec<u8>>, OpenShiftError> {
@@ -449,24 +495,18 @@ mod tests {
 
     const DIGEST: &str = "sha256:8cce872f6bf22d635833132b93fe58d14488db8c6e7916a6e7ce85f6bcc6632d";
 
-    /// openshift-apiserver's answer for an ImageStreamTag (trimmed, real shape).
+    /// A response recorded from openshift-apiserver (tests/data/openshift,
+    /// whose README says where each shape comes from).
+    fn recorded(name: &str) -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/openshift")
+            .join(name);
+        serde_json::from_slice(&std::fs::read(&path).expect("recorded response"))
+            .expect("recorded JSON")
+    }
+
     fn image_stream_tag() -> serde_json::Value {
-        serde_json::json!({
-            "kind": "ImageStreamTag", "apiVersion": "image.openshift.io/v1",
-            "metadata": {"name": "app:1.0", "namespace": "team", "uid": "5d0c", "resourceVersion": "91", "creationTimestamp": "2026-11-29T08:00:00Z"},
-            "tag": {"name": "1.0", "from": {"kind": "DockerImage", "name": "image-registry.openshift-image-registry.svc:5000/team/app:1.0"}, "generation": 2, "importPolicy": {}, "referencePolicy": {"type": "Source"}},
-            "generation": 2,
-            "lookupPolicy": {"local": false},
-            "image": {
-                "metadata": {"name": DIGEST, "uid": "b1a2", "resourceVersion": "90", "creationTimestamp": "2026-11-29T08:00:00Z",
-                             "annotations": {"image.openshift.io/dockerLayersOrder": "ascending"}},
-                "dockerImageReference": format!("image-registry.openshift-image-registry.svc:5000/team/app@{DIGEST}"),
-                "dockerImageMetadata": {"kind": "DockerImage", "apiVersion": "image.openshift.io/1.0", "Id": "sha256:0f", "Architecture": "amd64", "Size": 1234},
-                "dockerImageMetadataVersion": "1.0",
-                "dockerImageLayers": [{"name": "sha256:7f80166bf7be04fdd8167e0ad9da69bb25b25f60e7b578b1929cc77563aae469", "size": 215, "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip"}],
-                "dockerImageManifestMediaType": "application/vnd.oci.image.manifest.v1+json"
-            }
-        })
+        recorded("imagestreamtag.json")
     }
 
     fn status(code: u16, reason: &str, message: &str) -> serde_json::Value {
@@ -516,9 +556,9 @@ mod tests {
         let r = images.resolve_tag("team", "app", "1.0").await.unwrap();
         server.await.unwrap();
         assert_eq!(r.digest.as_str(), DIGEST);
-        assert!(
-            r.docker_image_reference
-                .ends_with(&format!("/team/app@{DIGEST}"))
+        assert_eq!(
+            r.docker_image_reference,
+            format!("image-registry.openshift-image-registry.svc:5000/team/app@{DIGEST}")
         );
     }
 
@@ -531,11 +571,7 @@ mod tests {
                 "GET",
                 "/apis/image.openshift.io/v1/namespaces/team/imagestreamtags/app:2.0",
                 404,
-                status(
-                    404,
-                    "NotFound",
-                    "imagestreamtags.image.openshift.io \"app:2.0\" not found",
-                ),
+                recorded("status-404-imagestreamtag.json"),
             )
             .await;
             answer(&mut handle, "GET", "/apis/image.openshift.io/v1/namespaces/other/imagestreamtags/app:1.0", 403,
@@ -597,14 +633,22 @@ mod tests {
                 "POST",
                 "/apis/image.openshift.io/v1/imagesignatures",
                 201,
-                serde_json::json!({"kind": "ImageSignature"}),
+                recorded("imagesignature-created.json"),
             )
             .await;
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(body["type"], "atomic");
-            assert_eq!(body["kind"], "ImageSignature");
-            assert_eq!(body["content"], b64(&new2));
             let name = body["metadata"]["name"].as_str().unwrap().to_owned();
+            // Exactly what containers/image's atomic: transport posts.
+            assert_eq!(
+                body,
+                serde_json::json!({
+                    "apiVersion": "image.openshift.io/v1",
+                    "kind": "ImageSignature",
+                    "metadata": {"name": name},
+                    "type": "atomic",
+                    "content": b64(&new2),
+                })
+            );
             let (d, suffix) = name.split_once('@').unwrap();
             assert_eq!(d, DIGEST);
             assert!(
@@ -618,6 +662,136 @@ mod tests {
         assert_eq!(listed[0].blob, existing);
         assert!(!store.add(&digest, &existing).await.unwrap().is_new());
         assert!(store.add(&digest, &new_sig).await.unwrap().is_new());
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn resolves_an_image_of_a_stream_by_digest() {
+        let (images, mut handle) = client();
+        let old = "sha256:1d5c7e8f0b2a3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5";
+        let server = tokio::spawn(async move {
+            let base = "/apis/image.openshift.io/v1/namespaces/team/imagestreamimages";
+            answer(
+                &mut handle,
+                "GET",
+                &format!("{base}/app@{DIGEST}"),
+                200,
+                recorded("imagestreamimage.json"),
+            )
+            .await;
+            answer(
+                &mut handle,
+                "GET",
+                &format!("{base}/app@{old}"),
+                404,
+                recorded("status-404-imagestreamimage.json"),
+            )
+            .await;
+        });
+        let digest = Digest::parse(DIGEST).unwrap();
+        let r = images.resolve_image("team", "app", &digest).await.unwrap();
+        assert_eq!(r.digest, digest);
+        assert_eq!(
+            r.docker_image_reference,
+            format!("image-registry.openshift-image-registry.svc:5000/team/app@{DIGEST}")
+        );
+        let e = images
+            .resolve_image("team", "app", &Digest::parse(old).unwrap())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OpenShiftError::NotFound { .. }), "{e}");
+        server.await.unwrap();
+    }
+
+    /// The recorded ImageStreamImage's signature is listed with its name and
+    /// decoded content.
+    #[tokio::test]
+    async fn lists_the_recorded_signatures() {
+        let (images, mut handle) = client();
+        let server = tokio::spawn(async move {
+            answer(
+                &mut handle,
+                "GET",
+                &format!(
+                    "/apis/image.openshift.io/v1/namespaces/team/imagestreamimages/app@{DIGEST}"
+                ),
+                200,
+                recorded("imagestreamimage.json"),
+            )
+            .await;
+        });
+        let sigs = images
+            .signatures("team", "app", &Digest::parse(DIGEST).unwrap())
+            .await
+            .unwrap();
+        server.await.unwrap();
+        let want = base64::engine::general_purpose::STANDARD
+            .decode("owGbwMvMwMGYuz7/")
+            .unwrap();
+        assert_eq!(
+            sigs,
+            [ImageSignatureInfo {
+                name: format!("{DIGEST}@4f7a3c1e9b2d4e6f8a0b1c2d3e4f5a6b"),
+                kind: "atomic".into(),
+                content: want,
+            }]
+        );
+    }
+
+    /// A refused create (403) is typed, and a 409 for the same content
+    /// already on the image (another writer was first) is not an error.
+    #[tokio::test]
+    async fn forbidden_create_and_a_lost_race_for_the_same_content() {
+        let (images, mut handle) = client();
+        let store = OpenShiftStore::new(images.clone(), "team", "app");
+        let digest = Digest::parse(DIGEST).unwrap();
+        let blob = b"\xa3\x01same".to_vec();
+        let blob2 = blob.clone();
+        let server = tokio::spawn(async move {
+            let post = "/apis/image.openshift.io/v1/imagesignatures";
+            answer(
+                &mut handle,
+                "POST",
+                post,
+                403,
+                recorded("status-403-imagesignature.json"),
+            )
+            .await;
+            let uri = format!(
+                "/apis/image.openshift.io/v1/namespaces/team/imagestreamimages/app@{DIGEST}"
+            );
+            let mut isi = recorded("imagestreamimage.json");
+            isi["image"]["signatures"] = serde_json::json!([]);
+            answer(&mut handle, "GET", &uri, 200, isi.clone()).await;
+            for _ in 0..3 {
+                answer(
+                    &mut handle,
+                    "POST",
+                    post,
+                    409,
+                    recorded("status-409-imagesignature.json"),
+                )
+                .await;
+            }
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&blob2);
+            isi["image"]["signatures"] = serde_json::json!([{
+                "metadata": {"name": format!("{DIGEST}@00000000000000000000000000000000")},
+                "type": "atomic", "content": b64,
+            }]);
+            answer(&mut handle, "GET", &uri, 200, isi).await;
+        });
+        let e = images.create_signature(&digest, &blob).await.unwrap_err();
+        assert!(
+            matches!(&e, OpenShiftError::Forbidden { message, .. } if message.contains("cannot create resource \"imagesignatures\"")),
+            "{e}"
+        );
+        let added = store.add(&digest, &blob).await.unwrap();
+        assert_eq!(
+            added,
+            Added::AlreadyPresent {
+                location: format!("{DIGEST}@00000000000000000000000000000000")
+            }
+        );
         server.await.unwrap();
     }
 
