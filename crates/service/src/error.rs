@@ -51,6 +51,9 @@ pub enum Error {
     /// Configuration (policy, registries.d) is invalid.
     #[error("configuration: {0}")]
     Config(String),
+    /// An image stream tag could not be resolved (see [`crate::image_streams`]).
+    #[error(transparent)]
+    ImageStream(#[from] crate::image_streams::ImageStreamError),
     /// A local file operation failed.
     #[error("{op} {}: {source}", path.display())]
     Io {
@@ -70,7 +73,14 @@ impl Error {
     /// [`imprimatur_registry::Error::is_transient`]). A controller retries
     /// these with backoff instead of ending the request `Failed` for good.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Registry(e) if e.is_transient())
+        match self {
+            Error::Registry(e) => e.is_transient(),
+            Error::ImageStream(crate::image_streams::ImageStreamError::Unavailable {
+                transient,
+                ..
+            }) => *transient,
+            _ => false,
+        }
     }
 
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {

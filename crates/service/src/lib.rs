@@ -7,6 +7,8 @@
 //! - [`status`]: phase, typed conditions merged by type, scan counts.
 //! - [`content`]: choosing SCAP content from the image's `/etc/os-release`.
 //! - [`scanner`]: OpenSCAP on an unpacked image (`oscap-chroot` semantics).
+//! - [`image_streams`]: `imageStreamTag` resolution and publishing,
+//!   pluggable (the controller's OpenShift image API).
 //! - [`pipeline`]: resolve → scan → gate → sign → publish → verify.
 //! - [`keys`]: where signing keys come from.
 //! - [`scratch`]: where scratch roots go (memory when the image fits).
@@ -28,6 +30,7 @@ pub mod content;
 pub mod crd;
 pub mod error;
 pub mod freshness;
+pub mod image_streams;
 pub mod keys;
 mod locks;
 pub mod pipeline;

@@ -31,9 +31,10 @@ use imprimatur_signature as sig;
 use imprimatur_sigstore::{SigstorePayload, SigstoreSignature};
 
 use crate::error::{Error, Result};
+use crate::image_streams::{ImageStreamError, ImageStreams, PINNED_DIGEST_ANNOTATION};
 use crate::keys::KeyProvider;
 use crate::request::{
-    Document, ImageScanningRequestSpec, ImageSigningRequestSpec, ImageTarget, Request,
+    Document, ImageScanningRequestSpec, ImageSigningRequestSpec, ImageTarget, Request, RequestMeta,
     ScanSettings, SignatureType,
 };
 use crate::scanner::{ScanOptions, ScanOutput, ScanTimings, Scanner};
@@ -163,6 +164,7 @@ pub struct Pipeline {
     default_lookaside: String,
     policy: Option<Policy>,
     image_stream_registry: Option<String>,
+    image_streams: Option<Arc<dyn ImageStreams>>,
     clock: Clock,
     events: Option<EventFn>,
     signing: crate::locks::SigningLocks,
@@ -175,6 +177,7 @@ impl std::fmt::Debug for Pipeline {
             .field("platform", &self.platform)
             .field("default_lookaside", &self.default_lookaside)
             .field("image_stream_registry", &self.image_stream_registry)
+            .field("image_streams", &self.image_streams)
             .finish_non_exhaustive()
     }
 }
@@ -193,6 +196,7 @@ impl Pipeline {
             default_lookaside: imprimatur_policy::default_lookaside(true, ""),
             policy: None,
             image_stream_registry: None,
+            image_streams: None,
             clock: Arc::new(SystemTime::now),
             events: None,
             signing: crate::locks::SigningLocks::default(),
@@ -243,6 +247,14 @@ impl Pipeline {
         self
     }
 
+    /// Where `imageStreamTag` requests are resolved, and may publish (see
+    /// [`crate::image_streams`]): the controller's OpenShift image API.
+    /// Takes precedence over [`Pipeline::image_stream_registry`].
+    pub fn image_streams(mut self, streams: Arc<dyn ImageStreams>) -> Self {
+        self.image_streams = Some(streams);
+        self
+    }
+
     /// The clock (tests pin it).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -285,8 +297,8 @@ impl Pipeline {
             } => match &self.image_stream_registry {
                 Some(host) => parse_image(&format!("docker://{host}/{namespace}/{stream}:{tag}")),
                 None => Err(Error::Request(format!(
-                    "imageStreamTag {stream}:{tag} needs a cluster (the controller) or an image stream \
-                     registry (--image-stream-registry HOST) to resolve"
+                    "imageStreamTag {stream}:{tag} needs a cluster with OpenShift's image API (the \
+                     controller) or an image stream registry (--image-stream-registry HOST) to resolve"
                 ))),
             },
         }
@@ -296,9 +308,69 @@ impl Pipeline {
     /// its resolution (for a multi-platform image, the platform's). The
     /// controller pins a scan Job to this digest.
     pub async fn resolve(&self, target: &ImageTarget) -> Result<(ImageReference, ResolvedImage)> {
-        let image = self.image_reference(target)?;
-        let resolved = ImageSource::new(&image, &self.client).resolve().await?;
-        Ok((image, resolved))
+        let located = self.locate(target, None).await?;
+        let resolved = ImageSource::new(&located.image, &self.client)
+            .resolve()
+            .await?;
+        located.check(&resolved)?;
+        Ok((located.image, resolved))
+    }
+
+    /// Where a target's image is pulled from and what it is signed as: an
+    /// image stream tag through [`ImageStreams`] (at the `pinned` digest when
+    /// given), else [`Pipeline::image_reference`].
+    async fn locate(&self, target: &ImageTarget, pinned: Option<&str>) -> Result<Located> {
+        let (
+            ImageTarget::ImageStreamTag {
+                namespace,
+                stream,
+                tag,
+            },
+            Some(streams),
+        ) = (target, &self.image_streams)
+        else {
+            let image = self.image_reference(target)?;
+            return Ok(Located {
+                identity: image.clone(),
+                image,
+                stream: None,
+                digest: None,
+            });
+        };
+        let found = match pinned {
+            Some(pin) => {
+                let digest = imprimatur_reference::Digest::parse(pin).map_err(|e| {
+                    Error::Request(format!(
+                        "annotation {PINNED_DIGEST_ANNOTATION} {pin:?}: {e}"
+                    ))
+                })?;
+                streams.resolve_image(namespace, stream, &digest).await?
+            }
+            None => streams.resolve_tag(namespace, stream, tag).await?,
+        };
+        let unavailable = |message: String| ImageStreamError::Unavailable {
+            message,
+            transient: false,
+        };
+        let pulled =
+            imprimatur_reference::Reference::parse_normalized(&found.docker_image_reference)
+                .map_err(|e| {
+                    unavailable(format!(
+                        "{namespace}/{stream}:{tag}: dockerImageReference {:?}: {e}",
+                        found.docker_image_reference
+                    ))
+                })?;
+        let repository = imprimatur_reference::Reference::parse_normalized(&pulled.name())
+            .map_err(|e| unavailable(e.to_string()))?;
+        let by_tag = repository
+            .with_tag(tag)
+            .map_err(|e| unavailable(format!("tag {tag:?}: {e}")))?;
+        Ok(Located {
+            image: ImageReference::Docker(repository.with_digest(found.digest.clone())),
+            identity: ImageReference::Docker(by_tag),
+            stream: Some((namespace.clone(), stream.clone())),
+            digest: Some(found.digest),
+        })
     }
 
     /// Runs an `ImageScanningRequest`.
@@ -310,8 +382,9 @@ impl Pipeline {
                 doc.spec.image.as_deref(),
                 &doc.metadata,
             )?;
-            let image = self.image_reference(&target)?;
-            let (source, resolved) = run.resolve(&image).await?;
+            let located = run.locate(&target, None).await?;
+            let (source, resolved) = run.resolve(&located.image).await?;
+            located.check(&resolved)?;
             let passed = run
                 .scan_and_gate(
                     &source,
@@ -337,9 +410,11 @@ impl Pipeline {
                 spec.image.as_deref(),
                 &doc.metadata,
             )?;
-            let image = self.image_reference(&target)?;
-            let identity = signing_identity(&image, spec.identity.as_deref())?;
+            let located = run.locate(&target, pinned_digest(&doc.metadata)).await?;
+            let image = located.image.clone();
+            let identity = signing_identity(&located.identity, spec.identity.as_deref())?;
             let (source, resolved) = run.resolve(&image).await?;
+            located.check(&resolved)?;
             if spec.require_scan {
                 let passed = run
                     .scan_and_gate(
@@ -354,7 +429,7 @@ impl Pipeline {
                     return Ok(false);
                 }
             }
-            self.sign_publish_verify(&mut run, spec, &image, &identity, &resolved)
+            self.sign_publish_verify(&mut run, spec, &located, &identity, &resolved)
                 .await
         }
         .await;
@@ -387,11 +462,13 @@ impl Pipeline {
                 spec.image.as_deref(),
                 &doc.metadata,
             )?;
-            let image = self.image_reference(&target)?;
-            let identity = signing_identity(&image, spec.identity.as_deref())?;
             let digest = imprimatur_reference::Digest::parse(&scan.digest).map_err(|e| {
                 Error::Request(format!("the scanned digest {:?}: {e}", scan.digest))
             })?;
+            // An image stream image is looked up at the scanned digest.
+            let located = run.locate(&target, Some(&scan.digest)).await?;
+            let image = located.image.clone();
+            let identity = signing_identity(&located.identity, spec.identity.as_deref())?;
             let pinned = match &image {
                 ImageReference::Docker(r) => {
                     ImageReference::Docker(r.without_tag_and_digest().with_digest(digest.clone()))
@@ -406,7 +483,7 @@ impl Pipeline {
                 )));
             }
             run.record_passed_scan(scan);
-            self.sign_publish_verify(&mut run, spec, &image, &identity, &resolved)
+            self.sign_publish_verify(&mut run, spec, &located, &identity, &resolved)
                 .await
         }
         .await;
@@ -420,10 +497,11 @@ impl Pipeline {
         &self,
         run: &mut Run<'_>,
         spec: &ImageSigningRequestSpec,
-        image: &ImageReference,
+        located: &Located,
         identity: &Reference,
         resolved: &ResolvedImage,
     ) -> Result<bool> {
+        let image = &located.image;
         let types = spec.signature_types();
         // Every key is loaded before anything is published.
         let name = spec.signing_key_secret_name.as_deref();
@@ -444,7 +522,9 @@ impl Pipeline {
             .await;
         let mut stored = Vec::new();
         if let Some((key, passphrase)) = atomic_key {
-            let store = self.store_for(image, identity, spec.store.as_ref()).await?;
+            let store = self
+                .store_for(located, identity, spec.store.as_ref())
+                .await?;
             stored.extend(
                 run.sign_publish_atomic(&key, passphrase, identity, resolved, store.as_ref())
                     .await?,
@@ -486,11 +566,20 @@ impl Pipeline {
         Ok((keys, name))
     }
 
-    /// The store the signature goes to: the override, or the one
-    /// `registries.d` (and the registry's extension support) chooses.
+    /// The store the signature goes to, first that applies:
+    ///
+    /// 1. `spec.store.lookaside`;
+    /// 2. a `registries.d` section naming a lookaside for the identity's
+    ///    registry or repository (`default-docker` does not count): the site
+    ///    chose where this registry's signatures live;
+    /// 3. for an image stream image, the store [`ImageStreams`] offers (the
+    ///    OpenShift image signature API, which the integrated registry serves
+    ///    to nodes through its signature extension);
+    /// 4. the one `registries.d` (and the registry's extension support)
+    ///    chooses.
     async fn store_for(
         &self,
-        image: &ImageReference,
+        located: &Located,
         identity: &Reference,
         over: Option<&crate::request::StoreOverride>,
     ) -> Result<Arc<dyn SignatureStore>> {
@@ -501,6 +590,17 @@ impl Pipeline {
             s = s.http(plain_http()?);
             return Ok(Arc::new(s));
         }
+        let site_chosen = self
+            .registries
+            .lookaside_for(identity, imprimatur_policy::Purpose::Write)
+            .is_some_and(|c| c.scope.is_some());
+        if let (false, Some((namespace, stream)), Some(streams)) =
+            (site_chosen, &located.stream, &self.image_streams)
+            && let Some(store) = streams.signature_store(namespace, stream)
+        {
+            return Ok(store);
+        }
+        let image = &located.image;
         let mut options =
             StoreOptions::new(self.registries.clone(), self.default_lookaside.clone())
                 .lookaside_http(plain_http()?);
@@ -512,6 +612,43 @@ impl Pipeline {
             .map_err(|e| Error::Store(e.to_string()))?;
         Ok(choice.store)
     }
+}
+
+/// Where a request's image is pulled from and what it is signed as.
+struct Located {
+    /// The image pulled (by digest for an image stream image).
+    image: ImageReference,
+    /// The reference the default signing identity comes from (the tag for
+    /// an image stream image, see [`crate::image_streams`]).
+    identity: ImageReference,
+    /// `(namespace, stream)` of an image stream image.
+    stream: Option<(String, String)>,
+    /// The digest the image API named.
+    digest: Option<imprimatur_reference::Digest>,
+}
+
+impl Located {
+    /// The registry served the digest the image API named.
+    fn check(&self, resolved: &ResolvedImage) -> Result<()> {
+        match &self.digest {
+            Some(d) if *d != resolved.digest => Err(ImageStreamError::Unavailable {
+                message: format!(
+                    "{} served {} for the image stream's {d}",
+                    self.image, resolved.digest
+                ),
+                transient: false,
+            }
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The digest a request is pinned to ([`PINNED_DIGEST_ANNOTATION`]).
+fn pinned_digest(meta: &RequestMeta) -> Option<&str> {
+    meta.annotations
+        .get(PINNED_DIGEST_ANNOTATION)
+        .map(String::as_str)
 }
 
 /// One run's status under construction.
@@ -563,6 +700,17 @@ impl<'p> Run<'p> {
                 .emit(PipelineEvent::Failed(step, e.to_string()));
         }
         result
+    }
+
+    /// Where the target's image is: an image stream lookup is the resolve
+    /// step's first part (its failure is the step's); a request that cannot
+    /// name an image fails before any step.
+    async fn locate(&self, target: &ImageTarget, pinned: Option<&str>) -> Result<Located> {
+        let lookup = self.pipeline.locate(target, pinned);
+        match (target, &self.pipeline.image_streams) {
+            (ImageTarget::ImageStreamTag { .. }, Some(_)) => self.step(Step::Resolve, lookup).await,
+            _ => lookup.await,
+        }
     }
 
     async fn resolve(&mut self, image: &ImageReference) -> Result<(ImageSource, ResolvedImage)> {
@@ -1141,6 +1289,9 @@ fn reason_of(e: &Error) -> &'static str {
         Error::Sign(_) => "SigningFailed",
         Error::Store(_) => "StoreError",
         Error::Verify(_) => "VerificationFailed",
+        Error::ImageStream(ImageStreamError::TagNotFound { .. }) => "ImageStreamTagNotFound",
+        Error::ImageStream(ImageStreamError::ImageNotFound { .. }) => "ImageNotFound",
+        Error::ImageStream(_) => "ImageUnavailable",
         _ => "Error",
     }
 }
