@@ -1,4 +1,6 @@
-//! Running the two controllers, and only while this replica leads.
+//! Running the controllers (the two request kinds, and on OpenShift the
+//! image streams signed on push, `autosign.rs`), and only while this
+//! replica leads.
 //!
 //! [`lead`] is the replica's life: a follower (ready: it can take over)
 //! until it acquires the Lease; then the leader, running both controllers
@@ -19,10 +21,12 @@ use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
 use imprimatur::service::scan_job::{MANAGED_BY, MANAGED_BY_LABEL};
 use k8s_openapi::api::batch::v1::Job;
 use kube::Api;
+use kube::api::DynamicObject;
 use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
 use tokio::sync::watch;
 
+use crate::autosign;
 use crate::health::Health;
 use crate::leader::{LeaderError, Leadership};
 use crate::reconcile::{Context, Error, RequestResource, error_policy, reconcile};
@@ -84,7 +88,7 @@ pub(crate) async fn run(ctx: Arc<Context>, health: Arc<Health>, stop: watch::Rec
         watcher::Config::default(),
     )
     .owns(Api::<ImageScanningRequest>::all(client), own_scans)
-    .graceful_shutdown_on(stopped(stop));
+    .graceful_shutdown_on(stopped(stop.clone()));
     let (scan_cache, sign_cache) = (scans.store(), signs.store());
     let synced = async move {
         let scans = scan_cache.wait_until_ready().await;
@@ -93,13 +97,34 @@ pub(crate) async fn run(ctx: Arc<Context>, health: Arc<Health>, stop: watch::Rec
             health.set_ready(true);
         }
     };
+    let streams = image_streams(ctx.clone(), stop);
     let scans = scans
         .run(measured_scanning, error_policy, ctx.clone())
         .for_each(log_result::<ImageScanningRequest, _>);
     let signs = signs
         .run(measured_signing, error_policy, ctx)
         .for_each(log_result::<ImageSigningRequest, _>);
-    tokio::join!(scans, signs, synced);
+    tokio::join!(scans, signs, synced, streams);
+}
+
+/// On OpenShift, the controller of opted-in image streams (signing on
+/// push, `autosign.rs`); otherwise nothing.
+async fn image_streams(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
+    if !ctx.openshift {
+        return;
+    }
+    let resource = autosign::image_stream_resource();
+    let api = Api::<DynamicObject>::all_with(ctx.client.clone(), &resource);
+    let config = watcher::Config::default().labels(&autosign::selector());
+    Controller::new_with(api, config, resource)
+        .graceful_shutdown_on(stopped(stop))
+        .run(autosign::reconcile_stream, autosign::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                eprintln!("imprimatur-controller: ImageStream: {e}");
+            }
+        })
+        .await;
 }
 
 /// Resolves once `stop` says true (or its sender is gone).

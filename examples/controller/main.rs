@@ -16,7 +16,13 @@
 //! `/readyz` and `/metrics` answer on port 8080 (`health.rs`,
 //! `metrics.rs`).
 //!
-//! Not yet: signing on push. See the controller issue.
+//! On OpenShift (`IMPRIMATUR_OPENSHIFT`, `openshift.rs`), `imageStreamTag`
+//! requests resolve through the image API and publish `ImageSignature`s,
+//! and a third controller signs opted-in image streams on push
+//! (`autosign.rs`).
+//!
+//! Not yet: opting a whole namespace in to signing on push (streams opt in
+//! one by one). See the controller issue.
 //!
 //! Environment: `IMPRIMATUR_SCANNER_IMAGE` (the image scan Jobs run, with
 //! `imprimatur` and OpenSCAP; required), `IMPRIMATUR_SCANNER_PULL_SECRET`
@@ -24,16 +30,20 @@
 //! `dockerconfigjson` Secret, in each request's namespace, mounted for the
 //! scan's own pull), `IMPRIMATUR_REGISTRIES_D` (default
 //! `/etc/containers/registries.d`), `IMPRIMATUR_LISTEN` (default
-//! `0.0.0.0:8080`), `POD_NAMESPACE` and `POD_NAME` (the Lease's namespace
+//! `0.0.0.0:8080`), `IMPRIMATUR_OPENSHIFT` (`auto`, the default: use
+//! OpenShift's image API when discovery finds `image.openshift.io/v1`;
+//! `on`: require it; `off`), `POD_NAMESPACE` and `POD_NAME` (the Lease's namespace
 //! and this replica's identity; required unless
 //! `IMPRIMATUR_LEADER_ELECTION=off`).
 
+mod autosign;
 mod controllers;
 mod events;
 mod health;
 mod keys;
 mod leader;
 mod metrics;
+mod openshift;
 mod reconcile;
 mod scanning;
 mod signing_scan;
@@ -74,8 +84,9 @@ fn scan_job_config() -> anyhow::Result<ScanJobConfig> {
     Ok(config)
 }
 
-/// The context of both controllers, from the environment.
-fn context(client: Client) -> anyhow::Result<Context> {
+/// The context of the controllers, from the environment; `openshift`: use
+/// the image API (`openshift.rs`).
+fn context(client: Client, openshift: bool) -> anyhow::Result<Context> {
     let registries_d = std::env::var_os("IMPRIMATUR_REGISTRIES_D")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/etc/containers/registries.d"));
@@ -84,17 +95,23 @@ fn context(client: Client) -> anyhow::Result<Context> {
     } else {
         imprimatur::policy::RegistriesConfig::default()
     };
-    let pipeline = Pipeline::new(RegistryClient::builder().build()?).registries(
+    let mut pipeline = Pipeline::new(RegistryClient::builder().build()?).registries(
         registries,
         imprimatur::policy::default_lookaside(false, "/tmp"),
     );
-    Ok(Context::new(
+    if openshift {
+        let streams = openshift::ClusterImageStreams::new(client.clone());
+        pipeline = pipeline.image_streams(Arc::new(streams));
+    }
+    let mut ctx = Context::new(
         client,
         pipeline.clone(),
         scan_job_config()?,
         scanning::pipeline_resolver(pipeline),
         std::env::var("POD_NAME").ok(),
-    ))
+    );
+    ctx.openshift = openshift;
+    Ok(ctx)
 }
 
 /// The Lease this replica runs for: `imprimatur-controller` in
@@ -137,7 +154,9 @@ async fn forward_signals(stop: watch::Sender<bool>) -> std::io::Result<()> {
 
 async fn run() -> anyhow::Result<()> {
     let client = Client::try_default().await?;
-    let ctx = Arc::new(context(client.clone())?);
+    let mode = openshift::Mode::parse(std::env::var("IMPRIMATUR_OPENSHIFT").ok().as_deref())?;
+    let openshift = openshift::enabled(&client, mode).await?;
+    let ctx = Arc::new(context(client.clone(), openshift)?);
     let lease = lease_settings()?;
     let health = Arc::new(Health::new(ctx.metrics.clone()));
     let listen = std::env::var("IMPRIMATUR_LISTEN").unwrap_or_else(|_| "0.0.0.0:8080".into());

@@ -13,9 +13,12 @@
 //! - `scans_total{kind,verdict}`: scans ended, `verdict` `passed` or
 //!   `failed` (the gate), `ungated`, or `error` (no result);
 //! - `new_findings_total{kind}`: failed rules and CVEs a scan run found
-//!   that the run before it (a rescan's predecessor) did not have.
+//!   that the run before it (a rescan's predecessor) did not have;
+//! - `auto_sign_requests_total{result}`: signing requests for a pushed image
+//!   stream tag (`autosign.rs`), `created`, or `existing` (made before, e.g.
+//!   by an earlier replica: the create answered 409).
 //!
-//! One [`Metrics`] per process, shared by both controllers through the
+//! One [`Metrics`] per process, shared by the controllers through the
 //! context.
 
 use std::future::Future;
@@ -73,6 +76,7 @@ pub(crate) struct Metrics {
     signatures: Family<SignatureLabels, Counter>,
     scans: Family<VerdictLabels, Counter>,
     new_findings: Family<KindLabels, Counter>,
+    auto_sign: Family<SignatureLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -92,6 +96,7 @@ impl Metrics {
         let signatures = Family::default();
         let scans = Family::default();
         let new_findings = Family::default();
+        let auto_sign = Family::default();
         registry.register(
             "reconciles",
             "Reconciles run, by kind and result",
@@ -123,6 +128,11 @@ impl Metrics {
             "Failed rules and CVEs found that the scan run before did not have, by kind",
             new_findings.clone(),
         );
+        registry.register(
+            "auto_sign_requests",
+            "Signing requests for pushed image stream tags, created or existing",
+            auto_sign.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -132,7 +142,17 @@ impl Metrics {
             signatures,
             scans,
             new_findings,
+            auto_sign,
         }
+    }
+
+    /// Counts a signing request for a pushed tag: `created`, or found
+    /// `existing`.
+    pub(crate) fn auto_sign_request(&self, created: bool) {
+        let result = if created { "created" } else { "existing" };
+        self.auto_sign
+            .get_or_create(&SignatureLabels { result })
+            .inc();
     }
 
     /// The OpenMetrics text of every metric.

@@ -63,6 +63,9 @@ pub(crate) struct Context {
     /// Consecutive transient failures per request UID, for the backoff
     /// (in memory: a restarted controller starts again from the shortest).
     pub(crate) retries: Retries,
+    /// Whether OpenShift's image API is used (`openshift.rs`): image
+    /// streams are then also signed on push (`autosign.rs`).
+    pub(crate) openshift: bool,
 }
 
 /// Consecutive transient failures per request UID.
@@ -93,6 +96,7 @@ impl Context {
             resolver,
             metrics: Arc::new(Metrics::new()),
             retries: Retries::default(),
+            openshift: false,
         }
     }
 
@@ -163,6 +167,8 @@ fn meta_of(obj: &impl Resource) -> RequestMeta {
         namespace: m.namespace.clone(),
         generation: m.generation,
         uid: m.uid.clone(),
+        // A pinned digest (imprimatur::service::image_streams) is one.
+        annotations: m.annotations.clone().unwrap_or_default(),
         ..RequestMeta::default()
     }
 }
@@ -400,6 +406,9 @@ pub(crate) fn error_policy<K: RequestResource>(
 
 #[cfg(test)]
 pub(crate) mod secret_tests;
+
+#[cfg(test)]
+mod openshift_tests;
 
 #[cfg(test)]
 mod tests {

@@ -36,7 +36,8 @@ use std::time::Duration;
 
 use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
 use imprimatur::service::freshness::{self, Candidate, Decision, ScanQuestion};
-use imprimatur::service::request::{Document, target_of};
+use imprimatur::service::image_streams::PINNED_DIGEST_ANNOTATION;
+use imprimatur::service::request::{Document, ImageTarget, target_of};
 use imprimatur::service::status::{ConditionStatus, ConditionType, Phase, rfc3339};
 use imprimatur::service::{PassedScan, Request, RequestStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -178,9 +179,30 @@ async fn resolve(
         &meta,
     )
     .map_err(|e| ("InvalidRequest", e.to_string(), false))?;
-    (ctx.resolver)(target)
+    let stream_tag = matches!(target, ImageTarget::ImageStreamTag { .. });
+    let pinned = (ctx.resolver)(target)
         .await
-        .map_err(|u| ("ImageUnavailable", u.message, u.transient))
+        .map_err(|u| ("ImageUnavailable", u.message, u.transient))?;
+    // Signing on push pins the pushed digest (autosign.rs): that image of
+    // the stream is scanned, whatever the tag points to now; signing then
+    // looks it up in the stream (Pipeline::sign_scanned).
+    match obj.annotations().get(PINNED_DIGEST_ANNOTATION) {
+        Some(pin) if stream_tag && *pin != pinned.digest => {
+            imprimatur::reference::Digest::parse(pin).map_err(|e| {
+                let why = format!("annotation {PINNED_DIGEST_ANNOTATION} {pin:?}: {e}");
+                ("InvalidRequest", why, false)
+            })?;
+            let repo = pinned
+                .repo_at_digest
+                .split_once('@')
+                .map_or(pinned.repo_at_digest.as_str(), |(repo, _)| repo);
+            Ok(Pinned {
+                repo_at_digest: format!("{repo}@{pin}"),
+                digest: pin.clone(),
+            })
+        }
+        _ => Ok(pinned),
+    }
 }
 
 /// The registry could not be reached to resolve the image: `Running`,

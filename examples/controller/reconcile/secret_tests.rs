@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
 use crate::testing::{Handle, expect_event};
-type Send = tower_test::mock::SendResponse<Response<Body>>;
+pub(super) type Send = tower_test::mock::SendResponse<Response<Body>>;
 
 const SECRET_URI: &str = "/api/v1/namespaces/team/secrets/signer";
 const STATUS_URI: &str = "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagesigningrequests/sign-myapp/status?&force=true&fieldManager=imprimatur";
@@ -93,7 +93,11 @@ fn request(image: String, lookaside: String) -> ImageSigningRequest {
 
 /// Takes the next request, checks method and exact URI, returns its JSON
 /// body (null when empty), its raw text and the responder.
-async fn expect(handle: &mut Handle, method: Method, uri: &str) -> (Value, String, Send) {
+pub(super) async fn expect(
+    handle: &mut Handle,
+    method: Method,
+    uri: &str,
+) -> (Value, String, Send) {
     let (request, send) = handle.next_request().await.expect("a request");
     assert_eq!(request.method(), method, "{}", request.uri());
     assert_eq!(request.uri().to_string(), uri);
@@ -107,7 +111,7 @@ async fn expect(handle: &mut Handle, method: Method, uri: &str) -> (Value, Strin
     (json, text, send)
 }
 
-fn respond(send: Send, code: StatusCode, body: &impl serde::Serialize) {
+pub(super) fn respond(send: Send, code: StatusCode, body: &impl serde::Serialize) {
     send.send_response(
         Response::builder()
             .status(code)
@@ -138,12 +142,12 @@ pub(crate) fn secret(data: &[(&str, Vec<u8>)]) -> Secret {
 
 /// Answers a status apply with the request (its content does not matter to
 /// reconcile).
-fn applied(send: Send) {
+pub(super) fn applied(send: Send) {
     let obj = ImageSigningRequest::new("sign-myapp", ImageSigningRequestSpec::default());
     respond(send, StatusCode::OK, &obj);
 }
 
-fn ready(status: &Value) -> &Value {
+pub(super) fn ready(status: &Value) -> &Value {
     status["conditions"]
         .as_array()
         .expect("conditions")
@@ -152,7 +156,7 @@ fn ready(status: &Value) -> &Value {
         .expect("a Ready condition")
 }
 
-async fn finished(scenario: tokio::task::JoinHandle<Handle>) {
+pub(super) async fn finished(scenario: tokio::task::JoinHandle<Handle>) {
     let mut handle = tokio::time::timeout(Duration::from_secs(30), scenario)
         .await
         .expect("scenario finished in time")
