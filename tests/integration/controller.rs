@@ -22,6 +22,8 @@ use crate::peers::{OciLayout, Registry, RegistrySetup, Scratch, require_tools, r
 use crate::service::{Trust, condition, signatures_in, trust};
 use crate::util::{controller_bin, free_port};
 
+mod openshift;
+
 /// A liveness bound for anything the controller does here (a tiny image:
 /// seconds in practice; not a performance assertion).
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -48,11 +50,17 @@ struct FakeApi {
 
 impl FakeApi {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Started with more arguments (`--openshift`).
+    fn start_with(args: &[&str]) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/integration/doubles/fake_apiserver.py");
         let mut child = Command::new("python3")
             .arg(&script)
             .args(["--bookmark-interval", "2"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -224,6 +232,11 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        Self::new_with(&[])
+    }
+
+    /// A world whose fake API server gets `fake_args` (`--openshift`).
+    fn new_with(fake_args: &[&str]) -> Self {
         let scratch = Scratch::new();
         let (ca, cert, key) = crate::peers::make_ca(&scratch);
         let registry = Registry::start_with(&RegistrySetup {
@@ -234,7 +247,7 @@ impl World {
         let v1 = layout.push("v1", &format!("{}/ctl/app:v1", registry.host()));
         let v2 = layout.push("v2", &format!("{}/ctl/app:v2", registry.host()));
         let trust = trust(&scratch, &registry.host());
-        let api = FakeApi::start();
+        let api = FakeApi::start_with(fake_args);
         let kubeconfig = api.kubeconfig(&scratch);
         let world = World {
             api,
@@ -285,6 +298,11 @@ impl World {
     }
 
     fn start_controller(&self, identity: Option<&str>) -> Controller {
+        self.start_controller_with(identity, &[])
+    }
+
+    /// A controller process with `env` set over the usual environment.
+    fn start_controller_with(&self, identity: Option<&str>, env: &[(&str, String)]) -> Controller {
         let log = self.scratch.path(&format!(
             "controller-{}.log",
             std::time::SystemTime::now()
@@ -315,6 +333,7 @@ impl World {
                 .env("POD_NAME", id),
             None => command.env("IMPRIMATUR_LEADER_ELECTION", "off"),
         };
+        command.envs(env.iter().map(|(k, v)| (*k, v)));
         let child = command
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("dup log"))

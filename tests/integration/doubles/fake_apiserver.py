@@ -59,7 +59,41 @@ what a kube-rs controller uses:
            409 AlreadyExists/Conflict, 400 BadRequest, 405 MethodNotAllowed,
            415 UnsupportedMediaType, 422 Invalid.
 
-Not modelled: discovery (/api, /apis: a typed kube Api needs none),
+OpenShift's image API (image.openshift.io/v1), as openshift-apiserver
+answers it. imagestreams and images (cluster-scoped, named by digest) are
+stored like any resource (an image stream's status.tags through its status
+subresource); the virtual resources are computed from them:
+  discovery   GET /apis/image.openshift.io/v1: the APIResourceList, only with
+           --openshift (a plain kube-apiserver answers 404, and so does this
+           server without the flag).
+  imagestreamtags
+           GET namespaces/NS/imagestreamtags/STREAM:TAG: built from the
+           stream's status.tags[] entry for TAG, its newest event
+           (items[0]) and the images object it names (metadata: name
+           STREAM:TAG, the stream's uid, resourceVersion and labels,
+           creationTimestamp = the event's created; tag = the spec tag or
+           null; generation; lookupPolicy; image). 404 NotFound for
+           imagestreams when the stream is missing, for imagestreamtags when
+           the tag has no event, for images when the image is; 400 when the
+           name has no ':'.
+  imagestreamimages
+           GET namespaces/NS/imagestreamimages/STREAM@DIGEST: the image (with
+           its signatures) if DIGEST is in any of the stream's tag
+           histories; 404 NotFound otherwise.
+  imagesignatures
+           POST /apis/image.openshift.io/v1/imagesignatures (cluster-scoped):
+           validated as openshift-apiserver does (name IMAGE@SIGNATURE, no
+           labels or annotations, type and content required and content
+           base64, Trusted and ForImage conditions together, the
+           informational fields only with Trusted=True: 422 Invalid); 404
+           when the image is missing; 409 AlreadyExists
+           (imageSignatures.image.openshift.io) when the name, or the same
+           type and content, is already on the image; else the signature is
+           appended to the image's signatures (a MODIFIED image) and answered
+           201. Other verbs on the virtual resources: 405.
+
+Not modelled: discovery (/api, /apis: a typed kube Api needs none; only
+image.openshift.io/v1 with --openshift, see below),
 admission, validation against CRD schemas, list at an exact old
 resourceVersion (lists are always current), deleteCollection, YAML apply
 bodies, following pod logs, garbage collection by ownerReferences,
@@ -90,7 +124,7 @@ Test hooks (not Kubernetes API; under /_fake/):
                                compaction does): a watch from an older
                                resourceVersion then gets 410 Expired
 
-Usage: fake_apiserver.py [--port P] [--history N] [--bookmark-interval S] [--verbose]
+Usage: fake_apiserver.py [--port P] [--history N] [--bookmark-interval S] [--openshift] [--verbose]
 Prints "listening on PORT" on stdout once ready. Python 3 standard library only.
 """
 
@@ -731,6 +765,153 @@ def _without_managed(obj):
 
 # -- HTTP -------------------------------------------------------------------
 
+# -- OpenShift's image API ---------------------------------------------------
+
+IMAGE_GROUP = "image.openshift.io"
+IMAGE_VIRTUAL = ("imagestreamtags", "imagestreamimages", "imagesignatures")
+IMAGE_DISCOVERY = {
+    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": IMAGE_GROUP + "/v1",
+    "resources": [
+        {"name": "images", "singularName": "", "namespaced": False, "kind": "Image",
+         "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update",
+                   "watch"]},
+        {"name": "imagesignatures", "singularName": "", "namespaced": False,
+         "kind": "ImageSignature", "verbs": ["create", "delete"]},
+        {"name": "imagestreamimages", "singularName": "", "namespaced": True,
+         "kind": "ImageStreamImage", "verbs": ["get"]},
+        {"name": "imagestreams", "singularName": "", "namespaced": True, "kind": "ImageStream",
+         "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update",
+                   "watch"], "shortNames": ["is"], "categories": ["all"]},
+        {"name": "imagestreams/status", "singularName": "", "namespaced": True,
+         "kind": "ImageStream", "verbs": ["get", "patch", "update"]},
+        {"name": "imagestreamtags", "singularName": "", "namespaced": True,
+         "kind": "ImageStreamTag", "verbs": ["create", "delete", "get", "list", "patch",
+                                             "update"], "shortNames": ["istag"]},
+    ],
+}
+
+
+def _image_target(kind, namespace=None, name=None):
+    return Target(IMAGE_GROUP, "v1", namespace, kind, name, None)
+
+
+def _stream(store, namespace, name):
+    return store.get(_image_target("imagestreams", namespace, name))
+
+
+def _image_body(image):
+    """An Image as embedded in ImageStreamTag/ImageStreamImage (no kind)."""
+    body = copy.deepcopy(image)
+    body.pop("kind", None)
+    body.pop("apiVersion", None)
+    body.get("metadata", {}).pop("managedFields", None)
+    return body
+
+
+def image_stream_tag(store, t):
+    if ":" not in t.name:
+        raise ApiError(400, "BadRequest", "ImageStreamTags must be retrieved with <name>:<tag>")
+    name, tag = t.name.split(":", 1)
+    stream = _stream(store, t.namespace, name)
+    history = next((h for h in (stream.get("status") or {}).get("tags") or []
+                    if h.get("tag") == tag), None)
+    event = (history or {}).get("items") or []
+    if not event or not event[0].get("image"):
+        raise t.not_found()
+    event = event[0]
+    image = store.get(_image_target("images", None, event["image"]))
+    spec_tag = next((r for r in (stream.get("spec") or {}).get("tags") or []
+                     if r.get("name") == tag), None)
+    meta = {"name": t.name, "namespace": t.namespace, "uid": stream["metadata"]["uid"],
+            "resourceVersion": stream["metadata"]["resourceVersion"],
+            "creationTimestamp": event.get("created")}
+    if stream["metadata"].get("labels"):
+        meta["labels"] = stream["metadata"]["labels"]
+    return {"kind": "ImageStreamTag", "apiVersion": IMAGE_GROUP + "/v1", "metadata": meta,
+            "tag": spec_tag, "generation": event.get("generation", 0),
+            "lookupPolicy": (stream.get("spec") or {}).get("lookupPolicy") or {"local": False},
+            "image": _image_body(image)}
+
+
+def image_stream_image(store, t):
+    if "@" not in t.name:
+        raise ApiError(400, "BadRequest", "ImageStreamImages must be retrieved with <name>@<id>")
+    name, digest = t.name.split("@", 1)
+    stream = _stream(store, t.namespace, name)
+    known = {e.get("image") for h in (stream.get("status") or {}).get("tags") or []
+             for e in h.get("items") or []}
+    image = store.objects.get(store.key(_image_target("images", None, digest)))
+    if digest not in known or image is None:
+        raise t.not_found()
+    meta = {"name": t.name, "namespace": t.namespace, "uid": image["metadata"]["uid"],
+            "resourceVersion": image["metadata"]["resourceVersion"],
+            "creationTimestamp": image["metadata"]["creationTimestamp"]}
+    return {"kind": "ImageStreamImage", "apiVersion": IMAGE_GROUP + "/v1", "metadata": meta,
+            "image": _image_body(image)}
+
+
+def _invalid(name, causes):
+    return ApiError(422, "Invalid", 'ImageSignature.image.openshift.io "%s" is invalid: %s'
+                    % (name, ", ".join(causes)),
+                    {"name": name, "group": IMAGE_GROUP, "kind": "ImageSignature"})
+
+
+def create_image_signature(store, t, body):
+    """POST imagesignatures: validateImageSignature, then REST Create."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "the body of the request was not a JSON object")
+    meta = body.get("metadata") or {}
+    name = meta.get("name") or ""
+    causes = []
+    parts = name.split("@")
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        causes.append("metadata.name: Invalid value: %s: name must be of format "
+                      "<imageName>@<signatureName>" % json.dumps(name))
+    if meta.get("labels"):
+        causes.append("metadata.labels: Forbidden: signature labels cannot be set")
+    if meta.get("annotations"):
+        causes.append("metadata.annotations: Forbidden: signature annotations cannot be set")
+    if not body.get("type"):
+        causes.append("type: Required value")
+    content = body.get("content")
+    if not content:
+        causes.append("content: Required value")
+    else:
+        try:
+            base64.b64decode(content, validate=True)
+        except (ValueError, TypeError):
+            causes.append("content: Invalid value: illegal base64 data")
+    conditions = {c.get("type"): c.get("status") for c in body.get("conditions") or []}
+    if ("Trusted" in conditions) != ("ForImage" in conditions):
+        causes.append("conditions: Invalid value: Trusted and ForImage conditions must be "
+                      "set together")
+    if conditions.get("Trusted") != "True":
+        for field in ("imageIdentity", "signedClaims", "issuedBy", "issuedTo"):
+            if body.get(field):
+                causes.append("%s: Invalid value: must be unset for an untrusted signature"
+                              % field)
+    if causes:
+        raise _invalid(name, causes)
+    image_t = _image_target("images", None, parts[0])
+    image = store.get(image_t)
+    existing = image.get("signatures") or []
+    if any((s.get("metadata") or {}).get("name") == name
+           or (s.get("type") == body["type"] and s.get("content") == content)
+           for s in existing):
+        raise ApiError(409, "AlreadyExists",
+                       'imageSignatures.%s "%s" already exists' % (IMAGE_GROUP, name),
+                       {"name": name, "group": IMAGE_GROUP, "kind": "imageSignatures"})
+    signature = {k: copy.deepcopy(v) for k, v in body.items()
+                 if k not in ("kind", "apiVersion", "metadata")}
+    signature["metadata"] = {"name": name, "uid": str(uuid.uuid4()),
+                             "creationTimestamp": now_rfc3339()}
+    updated = copy.deepcopy(image)
+    updated["signatures"] = existing + [signature]
+    store.write(image_t, updated)
+    return dict({"kind": "ImageSignature", "apiVersion": IMAGE_GROUP + "/v1"},
+                **copy.deepcopy(signature))
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-apiserver/1"
@@ -782,6 +963,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.url.path == "/version":
                 self.send_json(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0-fake",
                                      "platform": "linux/amd64"})
+                return
+            if self.url.path == "/apis/" + IMAGE_GROUP + "/v1" and self.server.openshift:
+                self.send_json(200, IMAGE_DISCOVERY)
                 return
             if self.url.path in ("/healthz", "/readyz", "/livez"):
                 self.send_json(200, "ok")
@@ -869,6 +1053,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def api(self, t, body):
         store = self.server.store
+        if t.group == IMAGE_GROUP and t.resource in IMAGE_VIRTUAL:
+            self.image_api(t, body)
+            return
         if t.sub == "log" and t.group == "" and t.resource == "pods" and self.command == "GET":
             self.pod_log(t)
             return
@@ -913,6 +1100,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     code, value = 200, copy.deepcopy(obj)
             else:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+        self.send_json(code, value)
+
+    # -- OpenShift's image API (see the module docs) ---------------------
+
+    def image_api(self, t, body):
+        store = self.server.store
+        if t.sub is not None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        with store.cond:
+            if t.resource == "imagesignatures" and self.command == "POST" and t.name is None \
+                    and t.namespace is None:
+                code, value = 201, create_image_signature(store, t, self.json(body))
+            elif t.resource == "imagestreamtags" and self.command == "GET" and t.name \
+                    and t.namespace:
+                code, value = 200, image_stream_tag(store, t)
+            elif t.resource == "imagestreamimages" and self.command == "GET" and t.name \
+                    and t.namespace:
+                code, value = 200, image_stream_image(store, t)
+            else:
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method "
+                               "on the requested resource")
         self.send_json(code, value)
 
     def pod_log(self, t):
@@ -1127,6 +1335,8 @@ def main():
     p.add_argument("--history", type=int, default=1000,
                    help="watch events kept; older resourceVersions get 410 Expired")
     p.add_argument("--bookmark-interval", type=float, default=5.0)
+    p.add_argument("--openshift", action="store_true",
+                   help="serve the discovery of image.openshift.io/v1 (an OpenShift cluster)")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
@@ -1139,6 +1349,7 @@ def main():
     server.logs = {}
     server.bookmark_interval = a.bookmark_interval
     server.verbose = a.verbose
+    server.openshift = a.openshift
     print("listening on %d" % server.server_address[1], flush=True)
     server.serve_forever()
 
