@@ -46,6 +46,7 @@ use kube::{Resource as _, ResourceExt as _};
 use serde::Deserialize;
 
 use crate::reconcile::{Context, Error};
+use crate::scanning::Pinned;
 
 /// The label opting an image stream in (value `"true"`).
 pub(crate) const AUTO_SIGN_LABEL: &str = "imprimatur.io/auto-sign";
@@ -222,6 +223,32 @@ fn signing_request(
         digest.to_string(),
     )]));
     request
+}
+
+/// The image a signing request on an image stream tag scans and signs:
+/// the one `pin` (its [`PINNED_DIGEST_ANNOTATION`]) names, in the
+/// repository the tag resolved to (`resolved`), whatever the tag points to
+/// now (signing then looks it up in the stream, `Pipeline::sign_scanned`);
+/// `resolved` itself for other requests. An annotation that is not a digest
+/// is refused, saying so.
+pub(crate) fn pin_pushed(
+    resolved: Pinned,
+    pin: Option<&str>,
+    stream_tag: bool,
+) -> Result<Pinned, String> {
+    let Some(pin) = pin.filter(|p| stream_tag && *p != resolved.digest) else {
+        return Ok(resolved);
+    };
+    let digest = Digest::parse(pin)
+        .map_err(|e| format!("annotation {PINNED_DIGEST_ANNOTATION} {pin:?}: {e}"))?;
+    let repo = resolved
+        .repo_at_digest
+        .split_once('@')
+        .map_or(resolved.repo_at_digest.as_str(), |(repo, _)| repo);
+    Ok(Pinned {
+        repo_at_digest: format!("{repo}@{digest}"),
+        digest: digest.to_string(),
+    })
 }
 
 /// Reconciles one opted-in image stream: a signing request for each tag's

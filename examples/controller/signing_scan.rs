@@ -183,26 +183,10 @@ async fn resolve(
     let pinned = (ctx.resolver)(target)
         .await
         .map_err(|u| ("ImageUnavailable", u.message, u.transient))?;
-    // Signing on push pins the pushed digest (autosign.rs): that image of
-    // the stream is scanned, whatever the tag points to now; signing then
-    // looks it up in the stream (Pipeline::sign_scanned).
-    match obj.annotations().get(PINNED_DIGEST_ANNOTATION) {
-        Some(pin) if stream_tag && *pin != pinned.digest => {
-            imprimatur::reference::Digest::parse(pin).map_err(|e| {
-                let why = format!("annotation {PINNED_DIGEST_ANNOTATION} {pin:?}: {e}");
-                ("InvalidRequest", why, false)
-            })?;
-            let repo = pinned
-                .repo_at_digest
-                .split_once('@')
-                .map_or(pinned.repo_at_digest.as_str(), |(repo, _)| repo);
-            Ok(Pinned {
-                repo_at_digest: format!("{repo}@{pin}"),
-                digest: pin.clone(),
-            })
-        }
-        _ => Ok(pinned),
-    }
+    // Signing on push pins the pushed digest: that image is scanned.
+    let pin = obj.annotations().get(PINNED_DIGEST_ANNOTATION);
+    crate::autosign::pin_pushed(pinned, pin.map(String::as_str), stream_tag)
+        .map_err(|why| ("InvalidRequest", why, false))
 }
 
 /// The registry could not be reached to resolve the image: `Running`,

@@ -278,3 +278,30 @@ fn request_names_are_dns_subdomains_unique_per_stream_tag_and_digest() {
     };
     assert!(valid(&long) && valid(&name), "{long}");
 }
+
+/// With `requireScan`, the scan is of the pinned (pushed) digest in the
+/// repository the tag resolved to, not of what the tag points to now.
+#[test]
+fn a_pinned_request_scans_the_pushed_digest() {
+    let now = Pinned {
+        repo_at_digest: format!("registry.example/team/app@{D2}"),
+        digest: D2.into(),
+    };
+    let pinned = pin_pushed(now.clone(), Some(D1), true).expect("pinned");
+    assert_eq!(
+        pinned,
+        Pinned {
+            repo_at_digest: format!("registry.example/team/app@{D1}"),
+            digest: D1.into(),
+        }
+    );
+    assert_eq!(pin_pushed(now.clone(), Some(D2), true).expect("same"), now);
+    assert_eq!(pin_pushed(now.clone(), None, true).expect("none"), now);
+    assert_eq!(
+        pin_pushed(now.clone(), Some(D1), false).expect("not a stream"),
+        now,
+        "only image stream tags are pinned"
+    );
+    let e = pin_pushed(now, Some("latest"), true).unwrap_err();
+    assert!(e.contains("imprimatur.io/image-digest"), "{e}");
+}
