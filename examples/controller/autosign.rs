@@ -1,9 +1,10 @@
 //! Signing on push: the predecessor's Ansible "event controller", as a
 //! controller of `ImageStream`s (`image.openshift.io/v1`, OpenShift only).
 //!
-//! **Opt-in** per image stream, by the label [`AUTO_SIGN_LABEL`]`: "true"`
-//! (the watch selects on it, so streams that did not opt in are never
-//! read). Its annotations say how to sign:
+//! **Opt-in** by the label [`AUTO_SIGN_LABEL`]`: "true"`, on an image
+//! stream, or on a namespace for all its image streams (a stream labelled
+//! `"false"` opts out of its namespace's choice). Annotations say how to
+//! sign, on the stream, else on its opted-in namespace:
 //!
 //! | annotation | meaning |
 //! |---|---|
@@ -11,6 +12,12 @@
 //! | `imprimatur.io/sign-by` | `signingKeySignBy` (optional) |
 //! | `imprimatur.io/require-scan` | `"true"`: `requireScan` (optional) |
 //! | `imprimatur.io/signature-types` | `atomic`, `sigstore` or `atomic,sigstore` (optional) |
+//!
+//! To see namespaces opt in, every image stream is watched (not only
+//! labelled ones) and kept in the controller's cache: on a cluster with very
+//! many large streams that is memory. A stream without the label costs a
+//! `GET` of its namespace when it changes; a namespace labelled later wakes
+//! each of its streams (the controller also watches labelled namespaces).
 //!
 //! **What is signed**: each tag's newest image (`status.tags[].items[0]`).
 //! A tag whose newest image has no `ImageSigningRequest` yet, made by this
@@ -39,6 +46,7 @@ use imprimatur::reference::Digest;
 use imprimatur::service::crd::ImageSigningRequest;
 use imprimatur::service::image_streams::PINNED_DIGEST_ANNOTATION;
 use imprimatur::service::request::{ImageSigningRequestSpec, SignatureType};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -73,9 +81,35 @@ pub(crate) fn image_stream_resource() -> ApiResource {
     )
 }
 
-/// The watch: opted-in streams only.
+/// The namespaces that opt all their image streams in.
 pub(crate) fn selector() -> String {
     format!("{AUTO_SIGN_LABEL}=true")
+}
+
+/// Whether a stream is opted in, and the annotations its settings come
+/// from: the stream's over its namespace's when the namespace opted in (a
+/// `GET` of the namespace only for a stream without the label).
+async fn opted_in(
+    stream: &DynamicObject,
+    ns: &str,
+    ctx: &Context,
+) -> Result<Option<BTreeMap<String, String>>, Error> {
+    let own = stream.annotations().clone();
+    match stream.labels().get(AUTO_SIGN_LABEL).map(String::as_str) {
+        Some("true") => return Ok(Some(own)),
+        Some(_) => return Ok(None),
+        None => {}
+    }
+    let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
+    let Some(namespace) = namespaces.get_opt(ns).await? else {
+        return Ok(None);
+    };
+    if namespace.labels().get(AUTO_SIGN_LABEL).map(String::as_str) != Some("true") {
+        return Ok(None);
+    }
+    let mut annotations = namespace.annotations().clone();
+    annotations.extend(own);
+    Ok(Some(annotations))
 }
 
 /// `status.tags[]` of an image stream, as far as read here.
@@ -152,8 +186,7 @@ fn label_value(stream: &str) -> String {
 }
 
 /// How a stream's annotations ask to sign, or why they cannot be used.
-fn settings(stream: &DynamicObject) -> Result<ImageSigningRequestSpec, String> {
-    let annotations = stream.annotations();
+fn settings(annotations: &BTreeMap<String, String>) -> Result<ImageSigningRequestSpec, String> {
     let key = annotations
         .get(KEY_ANNOTATION)
         .filter(|k| !k.is_empty())
@@ -260,10 +293,10 @@ pub(crate) async fn reconcile_stream(
     let (Some(ns), name) = (stream.namespace(), stream.name_any()) else {
         return Err(Error::Unnamed);
     };
-    if stream.labels().get(AUTO_SIGN_LABEL).map(String::as_str) != Some("true") {
+    let Some(annotations) = opted_in(&stream, &ns, &ctx).await? else {
         return Ok(Action::await_change());
-    }
-    let spec = match settings(&stream) {
+    };
+    let spec = match settings(&annotations) {
         Ok(spec) => spec,
         Err(why) => {
             publish(

@@ -20,9 +20,12 @@ use futures_util::StreamExt as _;
 use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
 use imprimatur::service::scan_job::{MANAGED_BY, MANAGED_BY_LABEL};
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
+use kube::ResourceExt as _;
 use kube::api::DynamicObject;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use tokio::sync::watch;
 
@@ -107,16 +110,31 @@ pub(crate) async fn run(ctx: Arc<Context>, health: Arc<Health>, stop: watch::Rec
     tokio::join!(scans, signs, synced, streams);
 }
 
-/// On OpenShift, the controller of opted-in image streams (signing on
-/// push, `autosign.rs`); otherwise nothing.
+/// On OpenShift, the controller of image streams (signing on push,
+/// `autosign.rs`): every stream, and the namespaces labelled to opt theirs
+/// in; otherwise nothing.
 async fn image_streams(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
     if !ctx.openshift {
         return;
     }
     let resource = autosign::image_stream_resource();
     let api = Api::<DynamicObject>::all_with(ctx.client.clone(), &resource);
-    let config = watcher::Config::default().labels(&autosign::selector());
-    Controller::new_with(api, config, resource)
+    let streams = Controller::new_with(api, watcher::Config::default(), resource.clone());
+    // A namespace labelled for signing on push: each of its streams is
+    // looked at again.
+    let cache = streams.store();
+    let opted = watcher::Config::default().labels(&autosign::selector());
+    let namespaces = Api::<Namespace>::all(ctx.client.clone());
+    streams
+        .watches(namespaces, opted, move |ns| {
+            let name = ns.name_any();
+            cache
+                .state()
+                .into_iter()
+                .filter(|s| s.namespace().as_deref() == Some(name.as_str()))
+                .map(|s| ObjectRef::from_obj_with(s.as_ref(), resource.clone()))
+                .collect::<Vec<_>>()
+        })
         .graceful_shutdown_on(stopped(stop))
         .run(autosign::reconcile_stream, autosign::error_policy, ctx)
         .for_each(|result| async move {

@@ -197,9 +197,71 @@ async fn a_request_already_there_is_not_an_error() {
 
 #[tokio::test]
 async fn a_stream_not_opted_in_is_left_alone() {
-    let (ctx, handle) = context();
+    let (ctx, mut handle) = context();
+    let scenario = tokio::spawn(async move {
+        let (_, send) = next(&mut handle, Method::GET, NAMESPACE_URI).await;
+        respond(send, StatusCode::OK, &namespace(json!({}), json!({})));
+        handle
+    });
     let mut obj = stream(D1);
     obj.metadata.labels = None;
+    let action = run(obj, ctx, scenario).await;
+    assert_eq!(action, Action::await_change());
+}
+
+const NAMESPACE_URI: &str = "/api/v1/namespaces/team";
+
+/// The namespace `team` with `labels` and `annotations`.
+fn namespace(labels: Value, annotations: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace",
+           "metadata": {"name": "team", "labels": labels, "annotations": annotations}})
+}
+
+/// A namespace labelled for signing on push opts in its streams without
+/// the label, with the namespace's annotations as defaults under the
+/// stream's own.
+#[tokio::test]
+async fn a_namespace_opts_its_streams_in() {
+    let (ctx, mut handle) = context();
+    let scenario = tokio::spawn(async move {
+        let (_, send) = next(&mut handle, Method::GET, NAMESPACE_URI).await;
+        let ns = namespace(
+            json!({AUTO_SIGN_LABEL: "true"}),
+            json!({KEY_ANNOTATION: "team-key", SIGN_BY_ANNOTATION: "team@example.com"}),
+        );
+        respond(send, StatusCode::OK, &ns);
+        let (_, send) = next(&mut handle, Method::GET, LIST_URI).await;
+        respond(send, StatusCode::OK, &list(vec![]));
+        let (body, send) = next(&mut handle, Method::POST, CREATE_URI).await;
+        // The stream's key wins; the namespace's sign-by fills in.
+        assert_eq!(
+            body["spec"],
+            json!({"imageStreamTag": "app:v1", "signingKeySecretName": "release",
+                   "signingKeySignBy": "team@example.com"})
+        );
+        respond(send, StatusCode::CREATED, &body);
+        expect_event(
+            &mut handle,
+            ("team", "app"),
+            "Normal",
+            "SigningRequested",
+            "app:v1",
+        )
+        .await;
+        handle
+    });
+    let mut obj = stream(D1);
+    obj.metadata.labels = None;
+    run(obj, ctx, scenario).await;
+}
+
+/// `imprimatur.io/auto-sign: "false"` on a stream opts it out (its
+/// namespace is not even looked at).
+#[tokio::test]
+async fn a_stream_can_opt_out_of_its_namespace() {
+    let (ctx, handle) = context();
+    let mut obj = stream(D1);
+    obj.metadata.labels = Some([(AUTO_SIGN_LABEL.to_owned(), "false".to_owned())].into());
     let action = reconcile_stream(Arc::new(obj), ctx)
         .await
         .expect("reconcile");
@@ -229,15 +291,11 @@ async fn an_opted_in_stream_without_a_key_gets_a_warning() {
 
 #[test]
 fn the_settings_come_from_the_annotations() {
-    let mut obj = stream(D1);
-    let annotations = obj
-        .metadata
-        .annotations
-        .get_or_insert_with(Default::default);
+    let mut annotations = stream(D1).annotations().clone();
     annotations.insert(SIGN_BY_ANNOTATION.into(), "release@example.com".into());
     annotations.insert(REQUIRE_SCAN_ANNOTATION.into(), "true".into());
     annotations.insert(SIGNATURE_TYPES_ANNOTATION.into(), "atomic, sigstore".into());
-    let spec = settings(&obj).expect("settings");
+    let spec = settings(&annotations).expect("settings");
     assert_eq!(spec.signing_key_secret_name.as_deref(), Some("release"));
     assert_eq!(
         spec.signing_key_sign_by.as_deref(),
@@ -248,11 +306,8 @@ fn the_settings_come_from_the_annotations() {
         spec.signature_types,
         [SignatureType::Atomic, SignatureType::Sigstore]
     );
-    obj.metadata
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(SIGNATURE_TYPES_ANNOTATION.into(), "gpg".into());
-    assert!(settings(&obj).unwrap_err().contains("\"gpg\""));
+    annotations.insert(SIGNATURE_TYPES_ANNOTATION.into(), "gpg".into());
+    assert!(settings(&annotations).unwrap_err().contains("\"gpg\""));
 }
 
 #[test]

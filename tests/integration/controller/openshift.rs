@@ -273,3 +273,67 @@ fn an_opted_in_stream_is_signed_on_push() {
     }
     ctl.kill();
 }
+
+/// (c) A namespace labelled later opts its (unlabelled) stream in: the
+/// namespace watch wakes the stream, the key comes from the namespace's
+/// annotation, and the request completes.
+#[test]
+fn a_namespace_labelled_later_opts_its_streams_in() {
+    if !tools() {
+        return;
+    }
+    let o = OpenShiftWorld::new();
+    let (code, ns) = o.w.api.call(
+        "POST",
+        "/api/v1/namespaces",
+        "application/json",
+        &json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": NS, "annotations": {
+                    "imprimatur.io/signing-key-secret": "release",
+                    "imprimatur.io/sign-by": "release@example.com"}}}),
+    );
+    assert_eq!(code, 201, "{ns}");
+    o.create_stream(json!({}), &[&o.digests[0]]);
+    let mut ctl = o.controller();
+    let requests = || {
+        let (_, list) = o.w.api.get(&format!(
+            "{SIGNING}?labelSelector=imprimatur.io%2Fimage-stream%3Dapp"
+        ));
+        list["items"].as_array().cloned().unwrap_or_default()
+    };
+    // Not opted in yet: nothing, for as long as the controller takes to
+    // look at the stream once (its namespace is read when it does).
+    let deadline = Instant::now() + DEADLINE;
+    while !o
+        .w
+        .api
+        .log()
+        .iter()
+        .any(|e| e["path"] == "/api/v1/namespaces/team")
+    {
+        assert!(Instant::now() < deadline, "{}", ctl.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(requests().is_empty());
+    let (code, ns) = o.w.api.call(
+        "PATCH",
+        "/api/v1/namespaces/team",
+        "application/merge-patch+json",
+        &json!({"metadata": {"labels": {"imprimatur.io/auto-sign": "true"}}}),
+    );
+    assert_eq!(code, 200, "{ns}");
+    let name = loop {
+        if let Some(r) = requests().first() {
+            break r["metadata"]["name"].as_str().expect("name").to_owned();
+        }
+        assert!(Instant::now() < deadline, "no request:\n{}", ctl.log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let obj = o.w.api.wait_for(&name, &ctl, finished);
+    ctl.assert_running();
+    assert_eq!(phase(&obj), "Completed", "{obj:#}\n{}", ctl.log());
+    assert_eq!(obj["spec"]["signingKeySecretName"], "release");
+    assert_eq!(obj["status"]["imageDigest"], o.digests[0].as_str());
+    assert_eq!(o.image_signatures(&o.digests[0]).len(), 1);
+    ctl.kill();
+}
