@@ -19,10 +19,11 @@
 //! On OpenShift (`IMPRIMATUR_OPENSHIFT`, `openshift.rs`), `imageStreamTag`
 //! requests resolve through the image API and publish `ImageSignature`s,
 //! and a third controller signs opted-in image streams on push
-//! (`autosign.rs`).
+//! (`autosign.rs`; opt-in per image stream or namespace).
 //!
-//! Not yet: opting a whole namespace in to signing on push (streams opt in
-//! one by one). See the controller issue.
+//! Not yet: credentials for the controller's own pulls from OpenShift's
+//! integrated registry are not set up for it (an auth file and the service
+//! CA must be given by hand, see deploy/README.md#openshift).
 //!
 //! Environment: `IMPRIMATUR_SCANNER_IMAGE` (the image scan Jobs run, with
 //! `imprimatur` and OpenSCAP; required), `IMPRIMATUR_SCANNER_PULL_SECRET`
