@@ -25,6 +25,57 @@
 //! digest, looked up in the stream's history (`imagestreamimages`), whatever
 //! the tag points to when the request runs: a tag moved again meanwhile gets
 //! its own request, and nothing is signed that was not pushed under the tag.
+//!
+//! An implementation that knows one image (a test's, or a site's own
+//! catalogue):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use imprimatur_reference::Digest;
+//! use imprimatur_registry::store::{BoxFuture, SignatureStore};
+//! use imprimatur_service::Pipeline;
+//! use imprimatur_service::image_streams::{ImageStreamError, ImageStreams, StreamImage};
+//!
+//! #[derive(Debug)]
+//! struct OneImage(StreamImage);
+//!
+//! impl ImageStreams for OneImage {
+//!     fn resolve_tag<'a>(&'a self, namespace: &'a str, stream: &'a str, tag: &'a str)
+//!         -> BoxFuture<'a, Result<StreamImage, ImageStreamError>> {
+//!         Box::pin(async move {
+//!             match (namespace, stream, tag) {
+//!                 ("team", "app", "v1") => Ok(self.0.clone()),
+//!                 _ => Err(ImageStreamError::TagNotFound {
+//!                     tag: format!("{stream}:{tag}"),
+//!                     namespace: namespace.to_owned(),
+//!                 }),
+//!             }
+//!         })
+//!     }
+//!     fn resolve_image<'a>(&'a self, namespace: &'a str, stream: &'a str, digest: &'a Digest)
+//!         -> BoxFuture<'a, Result<StreamImage, ImageStreamError>> {
+//!         Box::pin(async move {
+//!             if *digest == self.0.digest { return Ok(self.0.clone()); }
+//!             Err(ImageStreamError::ImageNotFound {
+//!                 image: format!("{stream}@{digest}"),
+//!                 namespace: namespace.to_owned(),
+//!             })
+//!         })
+//!     }
+//!     /// No store of its own: signatures go where registries.d says.
+//!     fn signature_store(&self, _: &str, _: &str) -> Option<Arc<dyn SignatureStore>> {
+//!         None
+//!     }
+//! }
+//!
+//! let digest = Digest::sha256_of(b"{}");
+//! let image = StreamImage::new(digest.clone(), format!("registry.example/team/app@{digest}"));
+//! let client = imprimatur_registry::RegistryClient::builder().build().unwrap();
+//! // `imageStreamTag: app:v1` requests in `team` now pull
+//! // registry.example/team/app@sha256:… and sign it as registry.example/team/app:v1.
+//! let pipeline = Pipeline::new(client).image_streams(Arc::new(OneImage(image)));
+//! # let _ = pipeline;
+//! ```
 
 use std::fmt;
 use std::sync::Arc;
