@@ -13,22 +13,25 @@
 //! 1. The digest: the one recorded in the status for this generation (a Job
 //!    was made for it), or resolved now. An image that cannot be resolved or
 //!    cannot be pulled by a pod ends `Failed` with the reason.
-//! 2. The Job for (request UID, digest) (`scan_job::job_name`): absent, it is
-//!    created and the status says `Running`, `Scanned=Unknown/JobCreated`.
+//! 2. The Job for (request UID, digest, run) (`scan_job::run_job_name`):
+//!    absent, it is created and the status says `Running`,
+//!    `Scanned=Unknown/JobCreated` and the run.
 //! 3. Running: requeue, no writes (the `owns()` watch wakes us when it ends).
 //! 4. Finished: the pod's termination message and log are read, decoded and
 //!    verified (`scan_result`); a verified result becomes the status, and
 //!    the Job is deleted. Each run (with or without a result) is recorded
 //!    in the bounded `status.scanHistory`; failed rules and CVEs that the
 //!    run before did not have are `status.newFindings`, a `NewFindings`
-//!    warning and the `imprimatur_new_findings_total` counter. A result that does not verify, or a Job that
-//!    failed without one, ends `Failed` saying why; the Job is then kept
-//!    (until its TTL) for whoever investigates. A finished Job made for an
-//!    older generation of the request is deleted instead, and the request
-//!    looked at again.
+//!    warning and the `imprimatur_new_findings_total` counter. A result
+//!    that does not verify, or a Job that failed without one, ends `Failed`
+//!    saying why; the Job is then kept (until its TTL) for whoever
+//!    investigates. A finished Job made for an older generation of the
+//!    request is deleted instead, and the request looked at again. A
+//!    request that rescans is then requeued for its next run.
 //!
 //! Every status write is followed by its events (`events.rs`): a Job
-//! created, Scanned, GatePassed, or a warning with the failure's reason.
+//! created, Scanned, GatePassed, NewFindings, or a warning with the
+//! failure's reason.
 
 use std::sync::Arc;
 use std::time::Duration;
