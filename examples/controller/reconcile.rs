@@ -101,7 +101,7 @@ impl Context {
     }
 
     /// Counts one more transient failure of `uid`; the delay before retrying.
-    fn next_retry(&self, uid: &str) -> (u32, Duration) {
+    pub(crate) fn next_retry(&self, uid: &str) -> (u32, Duration) {
         let mut retries = self
             .retries
             .lock()
@@ -290,7 +290,8 @@ pub(crate) async fn reconcile(
         .await;
     let uid = obj.uid().unwrap_or_default();
     if out.transient {
-        return retry_later(obj.as_ref(), &ctx, &api, &name, &uid, out.status).await;
+        let who = (name.as_str(), uid.as_str());
+        return retry_later(obj.as_ref(), &ctx, &api, who, out.status, "Sign").await;
     }
     ctx.clear_retries(&uid);
     apply_status(&ctx.metrics, &api, &name, &out.status).await?;
@@ -304,13 +305,13 @@ pub(crate) async fn reconcile(
 /// unreachable or overloaded): the request stays `Running` with
 /// `Ready=False`, reason `Retrying` and when, and is reconciled again after
 /// a growing delay instead of ending `Failed` for good.
-pub(crate) async fn retry_later(
-    obj: &ImageSigningRequest,
+pub(crate) async fn retry_later<K: RequestResource>(
+    obj: &K,
     ctx: &Context,
-    api: &Api<ImageSigningRequest>,
-    name: &str,
-    uid: &str,
+    api: &Api<K>,
+    (name, uid): (&str, &str),
     mut status: RequestStatus,
+    action: &'static str,
 ) -> Result<Action, Error> {
     let (attempt, delay) = ctx.next_retry(uid);
     let why = status
@@ -335,7 +336,7 @@ pub(crate) async fn retry_later(
     events::publish(
         &ctx.recorder,
         obj,
-        &[Notice::warning(RETRYING, "Sign", message)],
+        &[Notice::warning(RETRYING, action, message)],
     )
     .await;
     Ok(Action::requeue(delay))

@@ -12,7 +12,8 @@
 //!
 //! 1. The digest: the one recorded in the status for this generation (a Job
 //!    was made for it), or resolved now. An image that cannot be resolved or
-//!    cannot be pulled by a pod ends `Failed` with the reason.
+//!    cannot be pulled by a pod ends `Failed` with the reason; a registry
+//!    that is unreachable or overloaded is retried with backoff instead.
 //! 2. The Job for (request UID, digest, run) (`scan_job::run_job_name`):
 //!    absent, it is created and the status says `Running`,
 //!    `Scanned=Unknown/JobCreated` and the run.
@@ -53,7 +54,8 @@ use kube::runtime::controller::Action;
 
 use crate::events::{self, Notice};
 use crate::reconcile::{
-    Context, Error, RequestResource as _, apply_status, failed_status as failed, is_done,
+    Context, Error, RETRYING, RequestResource as _, apply_status, failed_status as failed, is_done,
+    retry_later,
 };
 
 /// How often a running scan is looked at even without a Job event.
@@ -147,7 +149,10 @@ pub(crate) async fn reconcile_scanning(
         Some(p) => (p, last_run.unwrap_or(1)),
         None => match resolve(&obj, &ctx).await {
             Ok(p) => (p, last_run.map_or(1, |r| r + 1)),
-            Err((reason, message)) => {
+            Err((reason, message, true)) => {
+                return retry_resolving(&obj, &ctx, &requests, done, reason, message).await;
+            }
+            Err((reason, message, false)) => {
                 let mut status = failed(obj.as_ref(), &ctx, reason, &message);
                 if done {
                     // A rescan that could not resolve: a run without a result.
@@ -227,10 +232,11 @@ fn recorded(obj: &ImageScanningRequest) -> Option<Pinned> {
 
 /// The pinned image, or the reason (`InvalidRequest`, `ImageUnavailable`)
 /// and message of why not.
+/// The pinned image, or the reason, message and transience of why not.
 async fn resolve(
     obj: &ImageScanningRequest,
     ctx: &Context,
-) -> Result<Pinned, (&'static str, String)> {
+) -> Result<Pinned, (&'static str, String, bool)> {
     let meta = imprimatur::service::request::RequestMeta {
         namespace: obj.namespace(),
         ..Default::default()
@@ -240,10 +246,46 @@ async fn resolve(
         obj.spec.image.as_deref(),
         &meta,
     )
-    .map_err(|e| ("InvalidRequest", e.to_string()))?;
+    .map_err(|e| ("InvalidRequest", e.to_string(), false))?;
     (ctx.resolver)(target)
         .await
-        .map_err(|u| ("ImageUnavailable", u.message))
+        .map_err(|u| ("ImageUnavailable", u.message, u.transient))
+}
+
+/// The registry could not be reached to resolve the image: retried with
+/// backoff (5 s doubling to 5 minutes). A first scan is `Running` with
+/// `Ready=False/Retrying` meanwhile; a due rescan keeps the last run's
+/// status (it is still the current result) and says so in a warning only.
+async fn retry_resolving(
+    obj: &ImageScanningRequest,
+    ctx: &Context,
+    requests: &Api<ImageScanningRequest>,
+    done: bool,
+    reason: &str,
+    message: String,
+) -> Result<Action, Error> {
+    let uid = obj.uid().unwrap_or_default();
+    if done {
+        let (attempt, delay) = ctx.next_retry(&uid);
+        let note = format!(
+            "rescan postponed: {message}; attempt {attempt} failed, retrying in {} s",
+            delay.as_secs()
+        );
+        let notice = Notice::warning(RETRYING, "Resolve", note);
+        events::publish(&ctx.recorder, obj, &[notice]).await;
+        return Ok(Action::requeue(delay));
+    }
+    let mut status = obj.status.clone().unwrap_or_default();
+    status.set_condition(
+        ConditionType::Ready,
+        ConditionStatus::False,
+        reason,
+        message,
+        obj.metadata.generation,
+        (ctx.now)(),
+    );
+    let name = obj.name_any();
+    retry_later(obj, ctx, requests, (&name, &uid), status, "Resolve").await
 }
 
 async fn create_job(
@@ -273,6 +315,8 @@ async fn create_job(
         Err(kube::Error::Api(s)) if s.code == 409 => {}
         Err(e) => return Err(e.into()),
     }
+    // Resolved and under way: a later transient failure backs off afresh.
+    ctx.clear_retries(&obj.uid().unwrap_or_default());
     let now = (ctx.now)();
     let mut status = obj.status.clone().unwrap_or_default();
     status.phase = Some(Phase::Running);

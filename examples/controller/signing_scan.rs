@@ -208,7 +208,7 @@ async fn retry_resolving(
         (ctx.now)(),
     );
     let (name, uid) = (obj.name_any(), obj.uid().unwrap_or_default());
-    retry_later(obj, ctx, api, &name, &uid, status).await
+    retry_later(obj, ctx, api, (&name, &uid), status, "Resolve").await
 }
 
 /// `Running`, waiting for `scan` to scan the pinned digest: written only
@@ -352,7 +352,7 @@ async fn sign(
         .await;
     let (name, uid) = (obj.name_any(), obj.uid().unwrap_or_default());
     if out.transient {
-        return retry_later(obj, ctx, api, &name, &uid, out.status).await;
+        return retry_later(obj, ctx, api, (&name, &uid), out.status, "Sign").await;
     }
     ctx.clear_retries(&uid);
     apply_status(&ctx.metrics, api, &name, &out.status).await?;

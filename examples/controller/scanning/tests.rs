@@ -30,6 +30,19 @@ fn job_uri() -> String {
 /// A context whose resolver answers `registry.example/team/app@DIGEST` and
 /// counts its calls.
 fn context() -> (Arc<Context>, Handle, Arc<AtomicUsize>) {
+    context_with(|| {
+        Ok(Pinned {
+            repo_at_digest: format!("registry.example/team/app@{DIGEST}"),
+            digest: DIGEST.into(),
+        })
+    })
+}
+
+/// A context whose resolver answers `answer()` for the request's image and
+/// counts its calls.
+fn context_with(
+    answer: impl Fn() -> Result<Pinned, Unresolved> + Send + Sync + 'static,
+) -> (Arc<Context>, Handle, Arc<AtomicUsize>) {
     let (service, handle) = tower_test::mock::pair::<HttpRequest<Body>, Response<Body>>();
     let resolutions = Arc::new(AtomicUsize::new(0));
     let counter = resolutions.clone();
@@ -39,12 +52,8 @@ fn context() -> (Arc<Context>, Handle, Arc<AtomicUsize>) {
             target,
             ImageTarget::Image("registry.example/team/app:1".into())
         );
-        Box::pin(async {
-            Ok(Pinned {
-                repo_at_digest: format!("registry.example/team/app@{DIGEST}"),
-                digest: DIGEST.into(),
-            })
-        })
+        let answer = answer();
+        Box::pin(async move { answer })
     });
     let registry = imprimatur::registry::RegistryClient::builder()
         .build()
@@ -785,4 +794,90 @@ async fn a_rescan_with_new_findings_records_them_and_warns() {
         text.contains("imprimatur_new_findings_total{kind=\"ImageScanningRequest\"} 2\n"),
         "{text}"
     );
+}
+
+fn unreachable() -> Result<Pinned, Unresolved> {
+    Err(Unresolved {
+        message: "registry.example: connection refused".into(),
+        transient: true,
+    })
+}
+
+/// The registry unreachable for a first scan: `Running`, `Ready=False`
+/// reason `Retrying` saying why and when, a warning, and a requeue after
+/// the first backoff delay; no Job.
+#[tokio::test]
+async fn an_unreachable_registry_is_retried_with_backoff() {
+    let (ctx, mut handle, resolutions) = context_with(unreachable);
+    let scenario = tokio::spawn(async move {
+        let (body, send) = expect(&mut handle, Method::PATCH, REQUEST_STATUS).await;
+        let status = &body["status"];
+        assert_eq!(status["phase"], "Running");
+        let ready = condition(status, "Ready");
+        assert_eq!(ready["reason"], "Retrying");
+        assert_eq!(
+            ready["message"],
+            "registry.example: connection refused; attempt 1 failed, retrying in 5 s"
+        );
+        respond_json(send, &serde_json::to_value(request(None)).expect("json"));
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Warning",
+            "Retrying",
+            "connection refused",
+        )
+        .await;
+        handle
+    });
+    let (action, handle) = run_scenario(request(None), ctx, scenario).await;
+    assert_eq!(action, Action::requeue(Duration::from_secs(5)));
+    assert_eq!(resolutions.load(Ordering::SeqCst), 1);
+    no_more_requests(handle).await;
+}
+
+/// The registry unreachable when a rescan is due: the last run's status
+/// stays (it is still the current result; no write), a warning says the
+/// rescan is postponed, and the delay grows with each attempt.
+#[tokio::test]
+async fn a_rescan_that_cannot_reach_the_registry_is_postponed_with_backoff() {
+    let (ctx, mut handle, _) = context_with(unreachable);
+    let scenario = tokio::spawn(async move {
+        expect_event(
+            &mut handle,
+            ("team", "scan-myapp"),
+            "Warning",
+            "Retrying",
+            "rescan postponed: registry.example: connection refused; attempt 1 failed, retrying in 5 s",
+        )
+        .await;
+        // The same warning again: the recorder makes it a series (a PATCH).
+        let (request, send) = handle.next_request().await.expect("a request");
+        assert_eq!(request.method(), Method::PATCH);
+        assert!(
+            request
+                .uri()
+                .path()
+                .starts_with("/apis/events.k8s.io/v1/namespaces/team/events/scan-myapp."),
+            "{}",
+            request.uri()
+        );
+        let body = request.into_body().collect_bytes().await.expect("body");
+        respond(send, StatusCode::OK, body.to_vec());
+        handle
+    });
+    let mut obj = request(Some(finished_status(61)));
+    obj.spec.rescan_interval_seconds = Some(60);
+    let obj = Arc::new(obj);
+    for delay in [5, 10] {
+        let action = reconcile_scanning(obj.clone(), ctx.clone())
+            .await
+            .expect("reconcile");
+        assert_eq!(action, Action::requeue(Duration::from_secs(delay)));
+    }
+    let handle = tokio::time::timeout(Duration::from_secs(1), scenario)
+        .await
+        .expect("scenario finished in time")
+        .expect("scenario passed");
+    no_more_requests(handle).await;
 }
