@@ -308,6 +308,12 @@ impl Request {
             }
         };
         request.target()?;
+        if let Request::Signing(doc) = &request {
+            // Used by the controller only, but a file that says something
+            // wrong says it here too.
+            crate::freshness::max_scan_age(&doc.spec)
+                .map_err(|e| Error::Request(format!("spec.maxScanAge: {e}")))?;
+        }
         Ok(request)
     }
 
@@ -452,6 +458,10 @@ spec:
             ("spec: {image: a, imageStreamTag: b:c}", "both set"),
             ("spec: {image: a, bogus: 1}", "bogus"),
             ("spec: {imageStreamTag: 'ns/x:y'}", "NAME:TAG"),
+            (
+                "spec: {image: a, maxScanAge: 1d}",
+                "spec.maxScanAge: duration \"1d\": unexpected 'd'",
+            ),
         ] {
             let text =
                 format!("apiVersion: cop.redhat.com/v1alpha2\nkind: ImageSigningRequest\n{bad}\n");
