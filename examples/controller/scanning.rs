@@ -54,7 +54,7 @@ use kube::runtime::controller::Action;
 
 use crate::events::{self, Notice};
 use crate::reconcile::{
-    Context, Error, RETRYING, RequestResource as _, apply_status, failed_status as failed, is_done,
+    Context, Error, RETRYING, RequestResource, apply_status, failed_status as failed, is_done,
     retry_later,
 };
 
@@ -144,7 +144,7 @@ pub(crate) async fn reconcile_scanning(
     let uid = obj.metadata.uid.clone().ok_or(Error::NoUid)?;
     let requests: Api<ImageScanningRequest> = Api::namespaced(ctx.client.clone(), &ns);
     let last_run = obj.status.as_ref().and_then(|s| s.scan_run);
-    let recorded = if done { None } else { recorded(&obj) };
+    let recorded = if done { None } else { recorded(obj.as_ref()) };
     let (pinned, run) = match recorded {
         Some(p) => (p, last_run.unwrap_or(1)),
         None => match resolve(&obj, &ctx).await {
@@ -215,13 +215,14 @@ fn next_rescan(obj: &ImageScanningRequest, ctx: &Context, status: &RequestStatus
     }
 }
 
-/// The digest recorded for this generation: a Job was made for it (the
-/// `Scanned` condition observed this generation), so the tag is not
-/// resolved again mid-scan.
-fn recorded(obj: &ImageScanningRequest) -> Option<Pinned> {
-    let status = obj.status.as_ref()?;
+/// The digest recorded for this generation of a request of either kind
+/// (its `Scanned` condition observed this generation: a Job, or a scanning
+/// request, was made for it), so a tag moving meanwhile is not resolved
+/// again mid-scan.
+pub(crate) fn recorded<K: RequestResource>(obj: &K) -> Option<Pinned> {
+    let status = obj.status()?;
     let scanned = status.condition(ConditionType::Scanned)?;
-    if scanned.observed_generation != obj.metadata.generation {
+    if scanned.observed_generation != obj.meta().generation {
         return None;
     }
     Some(Pinned {
@@ -230,26 +231,43 @@ fn recorded(obj: &ImageScanningRequest) -> Option<Pinned> {
     })
 }
 
-/// The pinned image, or the reason (`InvalidRequest`, `ImageUnavailable`)
-/// and message of why not.
-/// The pinned image, or the reason, message and transience of why not.
-async fn resolve(
-    obj: &ImageScanningRequest,
+/// Why an image could not be pinned: the `Ready` reason
+/// (`InvalidRequest`, `ImageUnavailable`), the message, and whether it may
+/// pass by itself (the registry unreachable or overloaded).
+pub(crate) type Unpinned = (&'static str, String, bool);
+
+/// Pins the image a request names (`imageStreamTag`, in the request's
+/// namespace, or `image`), saying also whether it was an image stream tag.
+pub(crate) async fn pin(
     ctx: &Context,
-) -> Result<Pinned, (&'static str, String, bool)> {
+    namespace: Option<String>,
+    image_stream_tag: Option<&str>,
+    image: Option<&str>,
+) -> Result<(Pinned, bool), Unpinned> {
     let meta = imprimatur::service::request::RequestMeta {
-        namespace: obj.namespace(),
+        namespace,
         ..Default::default()
     };
-    let target = target_of(
-        obj.spec.image_stream_tag.as_deref(),
-        obj.spec.image.as_deref(),
-        &meta,
-    )
-    .map_err(|e| ("InvalidRequest", e.to_string(), false))?;
-    (ctx.resolver)(target)
+    let target = target_of(image_stream_tag, image, &meta)
+        .map_err(|e| ("InvalidRequest", e.to_string(), false))?;
+    let stream_tag = matches!(target, ImageTarget::ImageStreamTag { .. });
+    let pinned = (ctx.resolver)(target)
         .await
-        .map_err(|u| ("ImageUnavailable", u.message, u.transient))
+        .map_err(|u| ("ImageUnavailable", u.message, u.transient))?;
+    Ok((pinned, stream_tag))
+}
+
+/// The pinned image of a scanning request, or why not.
+async fn resolve(obj: &ImageScanningRequest, ctx: &Context) -> Result<Pinned, Unpinned> {
+    let spec = &obj.spec;
+    let (pinned, _) = pin(
+        ctx,
+        obj.namespace(),
+        spec.image_stream_tag.as_deref(),
+        spec.image.as_deref(),
+    )
+    .await?;
+    Ok(pinned)
 }
 
 /// The registry could not be reached to resolve the image: retried with

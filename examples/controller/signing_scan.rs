@@ -37,7 +37,7 @@ use std::time::Duration;
 use imprimatur::service::crd::{ImageScanningRequest, ImageSigningRequest};
 use imprimatur::service::freshness::{self, Candidate, Decision, ScanQuestion};
 use imprimatur::service::image_streams::PINNED_DIGEST_ANNOTATION;
-use imprimatur::service::request::{Document, ImageTarget, target_of};
+use imprimatur::service::request::Document;
 use imprimatur::service::status::{ConditionStatus, ConditionType, Phase, rfc3339};
 use imprimatur::service::{PassedScan, Request, RequestStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -51,7 +51,7 @@ use crate::reconcile::{
     Context, Error, RequestResource as _, apply_status, count_run, failed_status, retry_later,
     signing_keys,
 };
-use crate::scanning::Pinned;
+use crate::scanning::{Pinned, Unpinned, pin, recorded};
 
 /// The label naming the signing request on the scanning requests it makes
 /// (its value: `freshness::label_value` of the name); the signing
@@ -150,42 +150,19 @@ fn candidate(scan: &ImageScanningRequest) -> Candidate<'_> {
     }
 }
 
-/// The digest a scan was asked for in this generation (`Scanned` observed
-/// it), so that a tag moving meanwhile does not start another scan.
-fn recorded(obj: &ImageSigningRequest) -> Option<Pinned> {
-    let status = obj.status.as_ref()?;
-    let scanned = status.condition(ConditionType::Scanned)?;
-    if scanned.observed_generation != obj.metadata.generation {
-        return None;
-    }
-    Some(Pinned {
-        repo_at_digest: status.unsigned_image.clone()?,
-        digest: status.image_digest.clone()?,
-    })
-}
-
-/// The pinned image, or the reason, message and transience of why not.
-async fn resolve(
-    obj: &ImageSigningRequest,
-    ctx: &Context,
-) -> Result<Pinned, (&'static str, String, bool)> {
-    let meta = imprimatur::service::request::RequestMeta {
-        namespace: obj.namespace(),
-        ..Default::default()
-    };
-    let target = target_of(
-        obj.spec.image_stream_tag.as_deref(),
-        obj.spec.image.as_deref(),
-        &meta,
+/// The pinned image, or why not. Signing on push pins the pushed digest
+/// (annotation): that image is scanned, whatever the tag points to now.
+async fn resolve(obj: &ImageSigningRequest, ctx: &Context) -> Result<Pinned, Unpinned> {
+    let spec = &obj.spec;
+    let (pinned, stream_tag) = pin(
+        ctx,
+        obj.namespace(),
+        spec.image_stream_tag.as_deref(),
+        spec.image.as_deref(),
     )
-    .map_err(|e| ("InvalidRequest", e.to_string(), false))?;
-    let stream_tag = matches!(target, ImageTarget::ImageStreamTag { .. });
-    let pinned = (ctx.resolver)(target)
-        .await
-        .map_err(|u| ("ImageUnavailable", u.message, u.transient))?;
-    // Signing on push pins the pushed digest: that image is scanned.
-    let pin = obj.annotations().get(PINNED_DIGEST_ANNOTATION);
-    crate::autosign::pin_pushed(pinned, pin.map(String::as_str), stream_tag)
+    .await?;
+    let pushed = obj.annotations().get(PINNED_DIGEST_ANNOTATION);
+    crate::autosign::pin_pushed(pinned, pushed.map(String::as_str), stream_tag)
         .map_err(|why| ("InvalidRequest", why, false))
 }
 

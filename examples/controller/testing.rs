@@ -1,6 +1,6 @@
 //! What the tower-test scenarios of several modules share.
 
-use http::{Method, Request, Response};
+use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::Value;
 
@@ -39,4 +39,52 @@ pub(crate) async fn expect_event(
             .expect("response"),
     );
     event
+}
+
+/// Answers one request of the mock API server.
+pub(crate) type Responder = tower_test::mock::SendResponse<Response<Body>>;
+
+/// Takes the next request, checks its method and exact URI, and returns
+/// its body as JSON (null when empty), as raw text, and the responder.
+pub(crate) async fn expect_request_text(
+    handle: &mut Handle,
+    method: Method,
+    uri: &str,
+) -> (Value, String, Responder) {
+    let (request, send) = handle.next_request().await.expect("a request");
+    assert_eq!(request.method(), method, "{}", request.uri());
+    assert_eq!(request.uri().to_string(), uri);
+    let body = request.into_body().collect_bytes().await.expect("body");
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let json = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).expect("JSON body")
+    };
+    (json, text, send)
+}
+
+/// [`expect_request_text`] without the raw text.
+pub(crate) async fn expect_request(
+    handle: &mut Handle,
+    method: Method,
+    uri: &str,
+) -> (Value, Responder) {
+    let (json, _, send) = expect_request_text(handle, method, uri).await;
+    (json, send)
+}
+
+/// Answers with `code` and `body` as JSON.
+pub(crate) fn respond(send: Responder, code: StatusCode, body: &impl serde::Serialize) {
+    send.send_response(
+        Response::builder()
+            .status(code)
+            .body(Body::from(serde_json::to_vec(body).expect("json")))
+            .expect("response"),
+    );
+}
+
+/// Answers 200 with `body` as JSON.
+pub(crate) fn respond_ok(send: Responder, body: &impl serde::Serialize) {
+    respond(send, StatusCode::OK, body);
 }

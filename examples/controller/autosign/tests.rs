@@ -11,7 +11,7 @@ use kube::client::Body;
 use serde_json::{Value, json};
 
 use crate::scanning::Resolver;
-use crate::testing::{Handle, expect_event};
+use crate::testing::{Handle, expect_event, expect_request as next, respond};
 
 const D1: &str = "sha256:8cce872f6bf22d635833132b93fe58d14488db8c6e7916a6e7ce85f6bcc6632d";
 const D2: &str = "sha256:2b6f1b8c3a5d4e7f9081a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7";
@@ -53,32 +53,6 @@ fn made(digest: &str) -> Value {
                      "annotations": {PINNED_DIGEST_ANNOTATION: digest}},
         "spec": {"imageStreamTag": "app:v1", "signingKeySecretName": "release"}
     })
-}
-
-async fn next(
-    handle: &mut Handle,
-    method: Method,
-    uri: &str,
-) -> (Value, tower_test::mock::SendResponse<Response<Body>>) {
-    let (request, send) = handle.next_request().await.expect("a request");
-    assert_eq!(request.method(), method, "{}", request.uri());
-    assert_eq!(request.uri().to_string(), uri);
-    let body = request.into_body().collect_bytes().await.expect("body");
-    let json = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).expect("JSON")
-    };
-    (json, send)
-}
-
-fn respond(send: tower_test::mock::SendResponse<Response<Body>>, code: StatusCode, body: &Value) {
-    send.send_response(
-        Response::builder()
-            .status(code)
-            .body(Body::from(serde_json::to_vec(body).expect("json")))
-            .expect("response"),
-    );
 }
 
 fn list(items: Vec<Value>) -> Value {

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
-use crate::testing::{Handle, expect_event};
-pub(super) type Send = tower_test::mock::SendResponse<Response<Body>>;
+pub(super) use crate::testing::{
+    Handle, Responder, expect_event, expect_request_text as expect, respond,
+};
 
 const SECRET_URI: &str = "/api/v1/namespaces/team/secrets/signer";
 const STATUS_URI: &str = "/apis/cop.redhat.com/v1alpha2/namespaces/team/imagesigningrequests/sign-myapp/status?&force=true&fieldManager=imprimatur";
@@ -91,36 +92,7 @@ fn request(image: String, lookaside: String) -> ImageSigningRequest {
     obj
 }
 
-/// Takes the next request, checks method and exact URI, returns its JSON
-/// body (null when empty), its raw text and the responder.
-pub(super) async fn expect(
-    handle: &mut Handle,
-    method: Method,
-    uri: &str,
-) -> (Value, String, Send) {
-    let (request, send) = handle.next_request().await.expect("a request");
-    assert_eq!(request.method(), method, "{}", request.uri());
-    assert_eq!(request.uri().to_string(), uri);
-    let body = request.into_body().collect_bytes().await.expect("body");
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let json = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).expect("JSON body")
-    };
-    (json, text, send)
-}
-
-pub(super) fn respond(send: Send, code: StatusCode, body: &impl serde::Serialize) {
-    send.send_response(
-        Response::builder()
-            .status(code)
-            .body(Body::from(serde_json::to_vec(body).expect("json")))
-            .expect("response"),
-    );
-}
-
-fn api_error(send: Send, code: u16, reason: &str) {
+fn api_error(send: Responder, code: u16, reason: &str) {
     let status = json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": format!("secrets \"signer\" {reason}"), "reason": reason, "code": code
@@ -142,7 +114,7 @@ pub(crate) fn secret(data: &[(&str, Vec<u8>)]) -> Secret {
 
 /// Answers a status apply with the request (its content does not matter to
 /// reconcile).
-pub(super) fn applied(send: Send) {
+pub(super) fn applied(send: Responder) {
     let obj = ImageSigningRequest::new("sign-myapp", ImageSigningRequestSpec::default());
     respond(send, StatusCode::OK, &obj);
 }

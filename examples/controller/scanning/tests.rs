@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::UNIX_EPOCH;
 
-use crate::testing::{Handle, expect_event};
+use crate::testing::{
+    Handle, Responder, expect_event, expect_request as expect, respond_ok as respond_json,
+};
 
 const UID: &str = "6f1c1f5e-2b7a-4c55-9d0e-1a2b3c4d5e6f";
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -105,26 +107,8 @@ fn job_created_status() -> RequestStatus {
     status
 }
 
-/// Takes the next request, checks its method and exact URI, returns its
-/// body (JSON, or null when empty) and the responder.
-async fn expect(
-    handle: &mut Handle,
-    method: Method,
-    uri: &str,
-) -> (Value, tower_test::mock::SendResponse<Response<Body>>) {
-    let (request, send) = handle.next_request().await.expect("a request");
-    assert_eq!(request.method(), method, "{}", request.uri());
-    assert_eq!(request.uri().to_string(), uri);
-    let body = request.into_body().collect_bytes().await.expect("body");
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).expect("JSON body")
-    };
-    (body, send)
-}
-
-fn respond(send: tower_test::mock::SendResponse<Response<Body>>, code: StatusCode, body: Vec<u8>) {
+/// Answers with `code` and raw `body` bytes (a pod's log).
+fn respond(send: Responder, code: StatusCode, body: Vec<u8>) {
     send.send_response(
         Response::builder()
             .status(code)
@@ -133,15 +117,7 @@ fn respond(send: tower_test::mock::SendResponse<Response<Body>>, code: StatusCod
     );
 }
 
-fn respond_json(send: tower_test::mock::SendResponse<Response<Body>>, body: &Value) {
-    respond(
-        send,
-        StatusCode::OK,
-        serde_json::to_vec(body).expect("json"),
-    );
-}
-
-fn not_found(send: tower_test::mock::SendResponse<Response<Body>>) {
+fn not_found(send: Responder) {
     let status = json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": "jobs.batch \"x\" not found", "reason": "NotFound", "code": 404

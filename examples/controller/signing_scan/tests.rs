@@ -6,8 +6,8 @@ use super::*;
 use crate::reconcile::reconcile;
 use crate::reconcile::secret_tests::{image_and_lookaside, secret, walk};
 use crate::scanning::Resolver;
-use crate::testing::{Handle, expect_event};
-use http::{Method, Request as HttpRequest, Response, StatusCode};
+use crate::testing::{Handle, Responder, expect_event, expect_request as expect, respond_ok};
+use http::{Method, Request as HttpRequest, Response};
 use imprimatur::service::Pipeline;
 use imprimatur::service::request::{ImageSigningRequestSpec, StoreOverride};
 use imprimatur::service::scan_job::ScanJobConfig;
@@ -19,8 +19,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-type Send = tower_test::mock::SendResponse<Response<Body>>;
 
 const UID: &str = "0b7c-uid";
 const NOW: u64 = 1_800_000_000;
@@ -170,40 +168,18 @@ fn scan(
     scan
 }
 
-async fn expect(handle: &mut Handle, method: Method, uri: &str) -> (Value, Send) {
-    let (request, send) = handle.next_request().await.expect("a request");
-    assert_eq!(request.method(), method, "{}", request.uri());
-    assert_eq!(request.uri().to_string(), uri);
-    let body = request.into_body().collect_bytes().await.expect("body");
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).expect("JSON body")
-    };
-    (body, send)
-}
-
-fn respond(send: Send, body: &impl serde::Serialize) {
-    send.send_response(
-        Response::builder()
-            .status(StatusCode::OK)
-            .body(Body::from(serde_json::to_vec(body).expect("json")))
-            .expect("response"),
-    );
-}
-
 /// Answers the list of the namespace's scanning requests.
 async fn expect_list(handle: &mut Handle, items: Vec<ImageScanningRequest>) {
     let (_, send) = expect(handle, Method::GET, &format!("{SCANS_URI}?")).await;
-    respond(
+    respond_ok(
         send,
         &json!({"apiVersion": "cop.redhat.com/v1alpha2", "kind": "ImageScanningRequestList",
                 "metadata": {"resourceVersion": "7"}, "items": items}),
     );
 }
 
-fn applied(send: Send) {
-    respond(
+fn applied(send: Responder) {
+    respond_ok(
         send,
         &ImageSigningRequest::new("sign-myapp", ImageSigningRequestSpec::default()),
     );
@@ -270,7 +246,7 @@ async fn a_fresh_passed_scan_is_reused_and_its_digest_signed() {
     let scenario = tokio::spawn(async move {
         expect_list(&mut handle, vec![fresh]).await;
         let (_, send) = expect(&mut handle, Method::GET, SECRET_URI).await;
-        respond(send, &secret);
+        respond_ok(send, &secret);
         let (body, send) = expect(&mut handle, Method::PATCH, STATUS_URI).await;
         let status = &body["status"];
         assert_eq!(status["phase"], "Completed", "{status}");
@@ -325,7 +301,7 @@ async fn a_stale_scan_is_not_reused_and_a_scanning_request_is_created() {
     let scenario = tokio::spawn(async move {
         expect_list(&mut handle, vec![stale]).await;
         let (_, send) = expect(&mut handle, Method::GET, SECRET_URI).await;
-        respond(send, &secret);
+        respond_ok(send, &secret);
         let (body, send) = expect(&mut handle, Method::POST, &format!("{SCANS_URI}?")).await;
         assert_eq!(
             body,
@@ -351,7 +327,7 @@ async fn a_stale_scan_is_not_reused_and_a_scanning_request_is_created() {
                 },
             })
         );
-        respond(send, &body);
+        respond_ok(send, &body);
         let (body, send) = expect(&mut handle, Method::PATCH, STATUS_URI).await;
         let status = &body["status"];
         assert_eq!(status["phase"], "Running");
@@ -437,7 +413,7 @@ async fn its_own_passed_scan_is_signed_on() {
     let scenario = tokio::spawn(async move {
         expect_list(&mut handle, vec![passed]).await;
         let (_, send) = expect(&mut handle, Method::GET, SECRET_URI).await;
-        respond(send, &secret);
+        respond_ok(send, &secret);
         let (body, send) = expect(&mut handle, Method::PATCH, STATUS_URI).await;
         assert_eq!(body["status"]["phase"], "Completed", "{body}");
         assert!(
@@ -585,7 +561,7 @@ async fn its_own_scan_grown_stale_is_deleted_to_be_made_again() {
         let (body, send) =
             expect(&mut handle, Method::DELETE, &format!("{SCANS_URI}/{own}?")).await;
         assert_eq!(body["propagationPolicy"], "Background");
-        respond(send, &old);
+        respond_ok(send, &old);
         handle
     });
     assert_eq!(
