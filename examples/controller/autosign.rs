@@ -353,21 +353,25 @@ async fn publish(
         secondary: None,
     };
     if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-        eprintln!(
-            "imprimatur-controller: event {reason} for image stream {}/{}: {e}",
-            reference.namespace.as_deref().unwrap_or_default(),
-            reference.name.as_deref().unwrap_or_default(),
+        crate::log::warn(
+            "event refused",
+            serde_json::json!({"kind": "ImageStream", "namespace": reference.namespace,
+                               "name": reference.name, "reason": reason, "error": e.to_string()}),
         );
     }
 }
 
 /// Retries with a fixed delay.
 pub(crate) fn error_policy(
-    _stream: Arc<DynamicObject>,
+    stream: Arc<DynamicObject>,
     error: &Error,
     _ctx: Arc<Context>,
 ) -> Action {
-    eprintln!("imprimatur-controller: image stream reconcile failed: {error}");
+    crate::log::warn(
+        "reconcile failed; retrying in 30 s",
+        serde_json::json!({"kind": "ImageStream", "namespace": stream.namespace(),
+                           "name": stream.name_any(), "error": error.to_string()}),
+    );
     Action::requeue(Duration::from_secs(30))
 }
 

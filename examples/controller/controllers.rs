@@ -24,7 +24,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::ResourceExt as _;
 use kube::api::DynamicObject;
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{self, Action};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use tokio::sync::watch;
@@ -61,7 +61,7 @@ pub(crate) async fn lead(
         Some(Err(e)) => return Err(e),
         Some(Ok(())) => {}
     }
-    eprintln!("imprimatur-controller: leading; starting the controllers");
+    crate::log::info("leading: starting the controllers", serde_json::json!({}));
     health.set_ready(false);
     let outcome = tokio::select! {
         () = run(ctx, health.clone(), stop) => Ok(()),
@@ -76,11 +76,13 @@ pub(crate) async fn lead(
 /// is in flight. `health` turns ready when both caches have synced.
 pub(crate) async fn run(ctx: Arc<Context>, health: Arc<Health>, stop: watch::Receiver<bool>) {
     let client = ctx.client.clone();
+    let config = controller::Config::default().concurrency(ctx.concurrency);
     let jobs = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
     let scans = Controller::new(
         Api::<ImageScanningRequest>::all(client.clone()),
         watcher::Config::default(),
     )
+    .with_config(config.clone())
     .owns(Api::<Job>::all(client.clone()), jobs)
     .graceful_shutdown_on(stopped(stop.clone()));
     // A signing request that requireScan waits for the scanning request it
@@ -90,6 +92,7 @@ pub(crate) async fn run(ctx: Arc<Context>, health: Arc<Health>, stop: watch::Rec
         Api::<ImageSigningRequest>::all(client.clone()),
         watcher::Config::default(),
     )
+    .with_config(config)
     .owns(Api::<ImageScanningRequest>::all(client), own_scans)
     .graceful_shutdown_on(stopped(stop.clone()));
     let (scan_cache, sign_cache) = (scans.store(), signs.store());
@@ -139,7 +142,10 @@ async fn image_streams(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
         .run(autosign::reconcile_stream, autosign::error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
-                eprintln!("imprimatur-controller: ImageStream: {e}");
+                crate::log::warn(
+                    "controller error",
+                    serde_json::json!({"kind": "ImageStream", "error": e.to_string()}),
+                );
             }
         })
         .await;
@@ -174,6 +180,9 @@ async fn log_result<K: RequestResource, T>(
     result: Result<T, kube::runtime::controller::Error<Error, watcher::Error>>,
 ) {
     if let Err(e) = result {
-        eprintln!("imprimatur-controller: {}: {e}", K::KIND);
+        crate::log::warn(
+            "controller error",
+            serde_json::json!({"kind": K::KIND, "error": e.to_string()}),
+        );
     }
 }

@@ -157,11 +157,11 @@ where
     let reference = obj.object_ref(&());
     for notice in notices {
         if let Err(e) = recorder.publish(&notice.to_event(), &reference).await {
-            eprintln!(
-                "imprimatur-controller: event {} for {}/{}: {e}",
-                notice.reason,
-                reference.namespace.as_deref().unwrap_or_default(),
-                reference.name.as_deref().unwrap_or_default(),
+            crate::log::warn(
+                "event refused",
+                serde_json::json!({"kind": reference.kind, "namespace": reference.namespace,
+                                   "name": reference.name, "reason": notice.reason,
+                                   "error": e.to_string()}),
             );
         }
     }

@@ -54,7 +54,10 @@ pub(crate) async fn serve(listener: TcpListener, health: Arc<Health>) -> std::io
         let health = health.clone();
         tokio::spawn(async move {
             if let Err(e) = answer(stream, &health).await {
-                eprintln!("imprimatur-controller: health endpoint: {e}");
+                crate::log::warn(
+                    "health endpoint",
+                    serde_json::json!({"error": e.to_string()}),
+                );
             }
         });
     }

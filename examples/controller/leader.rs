@@ -128,11 +128,19 @@ impl Leadership {
         drop(self.leading);
         match tokio::time::timeout(timeout, self.task).await {
             Ok(Ok(Ok(_))) => {}
-            Ok(Ok(Err(e))) => eprintln!("imprimatur-controller: releasing Lease {lease}: {e}"),
-            Ok(Err(e)) => eprintln!("imprimatur-controller: releasing Lease {lease}: {e}"),
-            Err(_) => eprintln!("imprimatur-controller: releasing Lease {lease}: timed out"),
+            Ok(Ok(Err(e))) => release_failed(&lease, &e),
+            Ok(Err(e)) => release_failed(&lease, &e),
+            Err(_) => release_failed(&lease, &"timed out"),
         }
     }
+}
+
+/// Logs that releasing `lease` failed (a follower then waits out the term).
+fn release_failed(lease: &str, why: &dyn std::fmt::Display) {
+    crate::log::warn(
+        "releasing the Lease failed",
+        serde_json::json!({"lease": lease, "error": why.to_string()}),
+    );
 }
 
 /// Until when `lease` makes `identity` the leader: `Some(end of term)` when
@@ -167,9 +175,9 @@ async fn watchdog(api: &Api<Lease>, settings: &LeaseSettings) -> &'static str {
                 None => return "it names another holder, or its term has ended",
             },
             Err(e) if Instant::now() >= deadline => {
-                eprintln!(
-                    "imprimatur-controller: reading Lease {}: {e}",
-                    settings.lease()
+                crate::log::warn(
+                    "reading the Lease failed",
+                    serde_json::json!({"lease": settings.lease(), "error": e.to_string()}),
                 );
                 return "it could not be read or renewed before the term ended";
             }

@@ -33,9 +33,12 @@
 //! `/etc/containers/registries.d`), `IMPRIMATUR_LISTEN` (default
 //! `0.0.0.0:8080`), `IMPRIMATUR_OPENSHIFT` (`auto`, the default: use
 //! OpenShift's image API when discovery finds `image.openshift.io/v1`;
-//! `on`: require it; `off`), `POD_NAMESPACE` and `POD_NAME` (the Lease's namespace
-//! and this replica's identity; required unless
+//! `on`: require it; `off`), `IMPRIMATUR_CONCURRENCY` (requests of each
+//! kind reconciled at once, default 64), `POD_NAMESPACE` and `POD_NAME`
+//! (the Lease's namespace and this replica's identity; required unless
 //! `IMPRIMATUR_LEADER_ELECTION=off`).
+//!
+//! Logs are structured: one JSON object per line on stderr (`log.rs`).
 
 mod autosign;
 mod controllers;
@@ -43,6 +46,7 @@ mod events;
 mod health;
 mod keys;
 mod leader;
+mod log;
 mod metrics;
 mod openshift;
 mod reconcile;
@@ -112,7 +116,23 @@ fn context(client: Client, openshift: bool) -> anyhow::Result<Context> {
         std::env::var("POD_NAME").ok(),
     );
     ctx.openshift = openshift;
+    ctx.concurrency = concurrency()?;
     Ok(ctx)
+}
+
+/// `IMPRIMATUR_CONCURRENCY`: how many requests of each kind are reconciled
+/// at once (1 to 1000; default 64).
+fn concurrency() -> anyhow::Result<u16> {
+    let Ok(value) = std::env::var("IMPRIMATUR_CONCURRENCY") else {
+        return Ok(reconcile::DEFAULT_CONCURRENCY);
+    };
+    match value.parse::<u16>() {
+        Ok(n @ 1..=1000) => Ok(n),
+        _ => anyhow::bail!(
+            "IMPRIMATUR_CONCURRENCY={value:?}: expected a whole number from 1 to 1000 \
+             (how many requests of each kind are reconciled at once)"
+        ),
+    }
 }
 
 /// The Lease this replica runs for: `imprimatur-controller` in
@@ -148,7 +168,7 @@ async fn forward_signals(stop: watch::Sender<bool>) -> std::io::Result<()> {
         _ = term.recv() => {}
         r = tokio::signal::ctrl_c() => r?,
     }
-    eprintln!("imprimatur-controller: shutting down");
+    log::info("shutting down", serde_json::json!({}));
     let _ = stop.send(true);
     Ok(())
 }
@@ -169,7 +189,10 @@ async fn run() -> anyhow::Result<()> {
     let signals = forward_signals(stop_tx);
     tokio::spawn(async move {
         if let Err(e) = signals.await {
-            eprintln!("imprimatur-controller: signal handling: {e}");
+            log::error(
+                "signal handling",
+                serde_json::json!({"error": e.to_string()}),
+            );
         }
     });
     match lease {
@@ -190,14 +213,17 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("imprimatur-controller: {e}");
+            log::error(
+                "starting the runtime",
+                serde_json::json!({"error": e.to_string()}),
+            );
             return ExitCode::from(2);
         }
     };
     match runtime.block_on(run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("imprimatur-controller: {e:#}");
+            log::error(format!("{e:#}"), serde_json::json!({}));
             ExitCode::from(2)
         }
     }

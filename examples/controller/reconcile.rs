@@ -63,10 +63,20 @@ pub(crate) struct Context {
     /// Consecutive transient failures per request UID, for the backoff
     /// (in memory: a restarted controller starts again from the shortest).
     pub(crate) retries: Retries,
+    /// How many requests of one kind are reconciled at once
+    /// (`IMPRIMATUR_CONCURRENCY`, default [`DEFAULT_CONCURRENCY`]).
+    pub(crate) concurrency: u16,
     /// Whether OpenShift's image API is used (`openshift.rs`): image
     /// streams are then also signed on push (`autosign.rs`).
     pub(crate) openshift: bool,
 }
+
+/// How many requests of one kind are reconciled at once by default. Each
+/// holds a connection or two to the API server and to a registry while it
+/// runs: without a bound, a backlog of a thousand requests (after an outage,
+/// at a first start) opens a thousand connections at once, which the API
+/// server's priority and fairness then throttles, or a registry refuses.
+pub(crate) const DEFAULT_CONCURRENCY: u16 = 64;
 
 /// Consecutive transient failures per request UID.
 pub(crate) type Retries = Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>;
@@ -96,6 +106,7 @@ impl Context {
             resolver,
             metrics: Arc::new(Metrics::new()),
             retries: Retries::default(),
+            concurrency: DEFAULT_CONCURRENCY,
             openshift: false,
         }
     }
@@ -238,7 +249,25 @@ pub(crate) async fn apply_status<K: RequestResource>(
     )
     .await?;
     metrics.status_written(K::KIND, status);
+    log_status::<K>(api.namespace(), name, status);
     Ok(())
+}
+
+/// Logs a status that ends a request, or that puts it off to retry.
+fn log_status<K: RequestResource>(namespace: Option<&str>, name: &str, status: &RequestStatus) {
+    let ready = status.condition(ConditionType::Ready);
+    let fields = json!({
+        "kind": K::KIND, "namespace": namespace, "name": name,
+        "phase": status.phase, "digest": status.image_digest,
+        "reason": ready.map(|c| &c.reason), "message": ready.map(|c| &c.message),
+    });
+    match status.phase {
+        Some(Phase::Completed | Phase::Failed) => crate::log::info("request finished", fields),
+        _ if ready.is_some_and(|c| c.reason == RETRYING) => {
+            crate::log::warn("request retrying", fields);
+        }
+        _ => {}
+    }
 }
 
 /// Reconciles one `ImageSigningRequest`: its key Secret is read first (a
@@ -397,11 +426,15 @@ pub(crate) fn failed_status<K: RequestResource>(
 
 /// Retries with a fixed delay (the runtime's queue spreads them).
 pub(crate) fn error_policy<K: RequestResource>(
-    _obj: Arc<K>,
+    obj: Arc<K>,
     error: &Error,
     _ctx: Arc<Context>,
 ) -> Action {
-    eprintln!("imprimatur-controller: reconcile failed: {error}");
+    crate::log::warn(
+        "reconcile failed; retrying in 30 s",
+        json!({"kind": K::KIND, "namespace": obj.namespace(), "name": obj.name_any(),
+               "error": error.to_string()}),
+    );
     Action::requeue(Duration::from_secs(30))
 }
 

@@ -548,6 +548,19 @@ fn a_signing_request_is_signed_once_and_a_new_generation_again() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Each generation's end is one structured line naming the request.
+    let lines = structured_log(&ctl.log());
+    let finished: Vec<_> = lines
+        .iter()
+        .filter(|l| l["msg"] == "request finished" && l["name"] == "sign-app")
+        .collect();
+    assert_eq!(finished.len(), 2, "{lines:#?}");
+    for line in &finished {
+        assert_eq!(line["kind"], "ImageSigningRequest", "{line}");
+        assert_eq!(line["phase"], "Completed", "{line}");
+        assert_eq!(line["level"], "info", "{line}");
+    }
+    assert_eq!(finished[1]["digest"], w.v2_digest.as_str());
     ctl.kill();
 }
 
@@ -593,12 +606,39 @@ fn a_request_for_a_missing_image_fails_with_a_reason() {
         Some(200),
         "a probe whose request line arrives in two segments"
     );
-    let log = ctl.log();
+    let log_file = ctl.log.clone();
     let status = ctl.terminate();
+    let log = std::fs::read_to_string(&log_file).expect("the controller's log");
     assert!(
         status.success(),
         "exit status {status} after SIGTERM:\n{log}"
     );
+    // Structured logs, the shutdown among them.
+    let lines = structured_log(&log);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["msg"] == "shutting down" && l["level"] == "info"),
+        "{log}"
+    );
+}
+
+/// Checks a controller log is structured: every line one JSON object with
+/// `time`, `level`, `logger` and `msg`. Returns the lines.
+fn structured_log(log: &str) -> Vec<Value> {
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| {
+            let entry: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("log line {line:?} is not JSON: {e}"));
+            for field in ["time", "level", "logger", "msg"] {
+                assert!(entry[field].is_string(), "{field} missing in {line}");
+            }
+            entry
+        })
+        .collect();
+    assert!(!lines.is_empty(), "the controller logged nothing");
+    lines
 }
 
 /// Two requests for the same image at once leave one signature between
@@ -756,6 +796,14 @@ fn an_unreachable_registry_is_retried_until_it_is_up() {
         .wait_for("sign-late", &ctl, |o| phase(o) == "Completed");
     assert_eq!(obj["status"]["imageDigest"], pushed.digest.as_str());
     assert_eq!(w.signatures_of(&pushed.digest), 1);
+    let lines = structured_log(&ctl.log());
+    assert!(
+        lines.iter().any(|l| l["msg"] == "request retrying"
+            && l["level"] == "warn"
+            && l["name"] == "sign-late"
+            && l["reason"] == "Retrying"),
+        "{lines:#?}"
+    );
     drop(registry);
     ctl.kill();
 }

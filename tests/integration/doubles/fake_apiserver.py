@@ -102,7 +102,8 @@ authentication and authorization.
 Test hooks (not Kubernetes API; under /_fake/):
   GET    /_fake/objects        every stored object
   GET    /_fake/log            every request: {"seq", "method", "path",
-                               "query", "code", "client"}
+                               "query", "code", "client", "time" (when
+                               its answer began, Unix seconds)}
   POST   /_fake/faults         {"method", "path" (suffix of the path),
                                "query", "body" (substrings of the query
                                and the body; all optional),
@@ -950,6 +951,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "seq": len(self.server.log) + 1, "method": self.command,
                 "path": self.url.path, "query": self.url.query, "code": code,
                 "client": "%s:%d" % self.client_address,
+                "time": time.time(),
             })
 
     def handle_any(self):
@@ -1329,6 +1331,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # socketserver's default backlog is 5 connections: a controller opening
+    # hundreds at once (one per request in flight) would see refusals that
+    # a real API server never gives.
+    request_queue_size = 1024
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--port", type=int, default=0)
@@ -1339,7 +1348,7 @@ def main():
                    help="serve the discovery of image.openshift.io/v1 (an OpenShift cluster)")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    server = Server(("127.0.0.1", a.port), Handler)
     server.daemon_threads = True
     server.store = Store(a.history)
     server.log = []
