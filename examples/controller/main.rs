@@ -33,7 +33,9 @@
 //! `/etc/containers/registries.d`), `IMPRIMATUR_LISTEN` (default
 //! `0.0.0.0:8080`), `IMPRIMATUR_OPENSHIFT` (`auto`, the default: use
 //! OpenShift's image API when discovery finds `image.openshift.io/v1`;
-//! `on`: require it; `off`), `IMPRIMATUR_CONCURRENCY` (requests of each
+//! `on`: require it; `off`), `IMPRIMATUR_ALLOWED_LOOKASIDES` (URL
+//! prefixes a request's `spec.store.lookaside` may name, comma-separated;
+//! by default none may), `IMPRIMATUR_CONCURRENCY` (requests of each
 //! kind reconciled at once, default 64), `POD_NAMESPACE` and `POD_NAME`
 //! (the Lease's namespace and this replica's identity; required unless
 //! `IMPRIMATUR_LEADER_ELECTION=off`).
@@ -100,10 +102,15 @@ fn context(client: Client, openshift: bool) -> anyhow::Result<Context> {
     } else {
         imprimatur::policy::RegistriesConfig::default()
     };
-    let mut pipeline = Pipeline::new(RegistryClient::builder().build()?).registries(
-        registries,
-        imprimatur::policy::default_lookaside(false, "/tmp"),
-    );
+    // The built-in default lookaside is refused (require_configured_store):
+    // it would be a directory in this container, which no node reads.
+    let mut pipeline = Pipeline::new(RegistryClient::builder().build()?)
+        .registries(
+            registries,
+            imprimatur::policy::default_lookaside(false, "/tmp"),
+        )
+        .require_configured_store(true)
+        .allowed_store_overrides(allowed_lookasides()?);
     if openshift {
         let streams = openshift::ClusterImageStreams::new(client.clone());
         pipeline = pipeline.image_streams(Arc::new(streams));
@@ -118,6 +125,23 @@ fn context(client: Client, openshift: bool) -> anyhow::Result<Context> {
     ctx.openshift = openshift;
     ctx.concurrency = concurrency()?;
     Ok(ctx)
+}
+
+/// `IMPRIMATUR_ALLOWED_LOOKASIDES`: the URL prefixes a request's
+/// `spec.store.lookaside` may name, comma-separated; unset or empty, no
+/// request may choose its store (requesters are not trusted to choose
+/// where this process writes).
+fn allowed_lookasides() -> anyhow::Result<Vec<url::Url>> {
+    let value = std::env::var("IMPRIMATUR_ALLOWED_LOOKASIDES").unwrap_or_default();
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            url::Url::parse(p)
+                .map_err(|e| anyhow::anyhow!("IMPRIMATUR_ALLOWED_LOOKASIDES: {p:?}: {e}"))
+        })
+        .collect()
 }
 
 /// `IMPRIMATUR_CONCURRENCY`: how many requests of each kind are reconciled

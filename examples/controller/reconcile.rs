@@ -443,6 +443,8 @@ pub(crate) mod secret_tests;
 
 #[cfg(test)]
 mod openshift_tests;
+#[cfg(test)]
+mod store_tests;
 
 #[cfg(test)]
 mod tests {

@@ -162,6 +162,8 @@ pub struct Pipeline {
     keys: Option<Arc<dyn KeyProvider>>,
     registries: RegistriesConfig,
     default_lookaside: String,
+    allowed_overrides: Option<Vec<url::Url>>,
+    require_configured_store: bool,
     policy: Option<Policy>,
     image_stream_registry: Option<String>,
     image_streams: Option<Arc<dyn ImageStreams>>,
@@ -194,6 +196,8 @@ impl Pipeline {
             keys: None,
             registries: RegistriesConfig::default(),
             default_lookaside: imprimatur_policy::default_lookaside(true, ""),
+            allowed_overrides: None,
+            require_configured_store: false,
             policy: None,
             image_stream_registry: None,
             image_streams: None,
@@ -230,6 +234,30 @@ impl Pipeline {
     ) -> Self {
         self.registries = registries;
         self.default_lookaside = default_lookaside.into();
+        self
+    }
+
+    /// Limits `spec.store.lookaside` to URLs under one of `prefixes` (none:
+    /// the override is refused). By default any URL is taken, which suits a
+    /// request file run by whoever configured the pipeline; a service run
+    /// for others (the controller) must limit it, or a requester could make
+    /// it write files wherever it may write, or send signatures to any URL
+    /// it can reach. A URL is under a prefix when, both normalized (`..`
+    /// and `.` resolved, as `url` parses them), it is the prefix or continues
+    /// it after a `/`.
+    pub fn allowed_store_overrides(mut self, prefixes: Vec<url::Url>) -> Self {
+        self.allowed_overrides = Some(prefixes);
+        self
+    }
+
+    /// Refuses to publish to the built-in default lookaside: an image whose
+    /// registry has no `registries.d` section naming a lookaside and no
+    /// signature extension API fails saying so. A service in a container
+    /// must set this: its default is a directory in the container, which no
+    /// node reads, so a request would end `Completed` with a signature
+    /// nobody can find.
+    pub fn require_configured_store(mut self, require: bool) -> Self {
+        self.require_configured_store = require;
         self
     }
 
@@ -584,6 +612,7 @@ impl Pipeline {
         over: Option<&crate::request::StoreOverride>,
     ) -> Result<Arc<dyn SignatureStore>> {
         if let Some(url) = over.and_then(|o| o.lookaside.as_deref()) {
+            self.check_override(url)?;
             let endpoint = store::LookasideEndpoint::new(url, true);
             let mut s = store::LookasideStore::new(identity, endpoint.clone(), endpoint)
                 .origin("spec.store.lookaside");
@@ -610,8 +639,60 @@ impl Pipeline {
         let choice = store::choose(identity, &options)
             .await
             .map_err(|e| Error::Store(e.to_string()))?;
+        let configured = self
+            .registries
+            .lookaside_for(identity, imprimatur_policy::Purpose::Write)
+            .is_some();
+        if self.require_configured_store && !choice.extension && !configured {
+            return Err(Error::Store(format!(
+                "no signature store is configured for {identity}: no registries.d section names a \
+                 lookaside for it and its registry does not serve the signature extension API; the \
+                 built-in default is a directory no node reads (add a section for the registry to \
+                 the registries.d the service reads)"
+            )));
+        }
         Ok(choice.store)
     }
+
+    /// Refuses a `spec.store.lookaside` outside [`Pipeline::allowed_store_overrides`].
+    fn check_override(&self, url: &str) -> Result<()> {
+        let Some(allowed) = &self.allowed_overrides else {
+            return Ok(());
+        };
+        let refused = |why: &str| {
+            Error::Request(format!(
+                "spec.store.lookaside {url:?} is not allowed here: {why}"
+            ))
+        };
+        let parsed = url::Url::parse(url).map_err(|e| refused(&e.to_string()))?;
+        if allowed.iter().any(|prefix| is_under(&parsed, prefix)) {
+            return Ok(());
+        }
+        let list: Vec<&str> = allowed.iter().map(url::Url::as_str).collect();
+        Err(refused(&if list.is_empty() {
+            "this service takes no store override".to_owned()
+        } else {
+            format!(
+                "this service takes only lookasides under {}",
+                list.join(", ")
+            )
+        }))
+    }
+}
+
+/// Whether `url` is `prefix` or continues it after a `/` (both normalized
+/// by parsing: `https://sigs.example.com` does not cover
+/// `https://sigs.example.com.evil/`, `file:///srv/sigs` does not cover
+/// `file:///srv/sigs/../etc`).
+fn is_under(url: &url::Url, prefix: &url::Url) -> bool {
+    let (url, prefix) = (url.as_str(), prefix.as_str());
+    if url == prefix {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix(prefix) else {
+        return false;
+    };
+    prefix.ends_with('/') || rest.starts_with('/')
 }
 
 /// Where a request's image is pulled from and what it is signed as.
@@ -1293,5 +1374,58 @@ fn reason_of(e: &Error) -> &'static str {
         Error::ImageStream(ImageStreamError::ImageNotFound { .. }) => "ImageNotFound",
         Error::ImageStream(_) => "ImageUnavailable",
         _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::is_under;
+
+    fn under(url: &str, prefix: &str) -> bool {
+        let parse = |s: &str| url::Url::parse(s).expect("URL");
+        is_under(&parse(url), &parse(prefix))
+    }
+
+    #[test]
+    fn a_url_is_under_a_prefix_only_at_a_path_boundary_after_normalizing() {
+        assert!(under(
+            "https://sigs.example.com/team-a/x",
+            "https://sigs.example.com/team-a/"
+        ));
+        assert!(under(
+            "https://sigs.example.com/team-a/x",
+            "https://sigs.example.com/team-a"
+        ));
+        assert!(under(
+            "https://sigs.example.com/team-a",
+            "https://sigs.example.com/team-a"
+        ));
+        assert!(under(
+            "https://sigs.example.com/any",
+            "https://sigs.example.com"
+        ));
+        assert!(!under(
+            "https://sigs.example.com.evil/x",
+            "https://sigs.example.com"
+        ));
+        assert!(!under(
+            "https://sigs.example.com/team-ab/x",
+            "https://sigs.example.com/team-a"
+        ));
+        assert!(!under(
+            "https://sigs.example.com/team-a/../team-b/x",
+            "https://sigs.example.com/team-a/"
+        ));
+        assert!(!under(
+            "https://sigs.example.com/team-a/%2e%2e/team-b",
+            "https://sigs.example.com/team-a/"
+        ));
+        assert!(!under(
+            "http://sigs.example.com/team-a/x",
+            "https://sigs.example.com/team-a/"
+        ));
+        assert!(under("file:///srv/sigs/a/b", "file:///srv/sigs"));
+        assert!(!under("file:///srv/sigs/../etc/passwd", "file:///srv/sigs"));
+        assert!(!under("file:///srv/sigsX", "file:///srv/sigs"));
     }
 }

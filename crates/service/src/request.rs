@@ -47,6 +47,8 @@ pub struct ScanSettings {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StoreOverride {
     /// A lookaside URL to write to (`file:///…` or `http(s)://…` accepting PUT).
+    /// The controller takes it only under the prefixes its operator allowed
+    /// (`IMPRIMATUR_ALLOWED_LOOKASIDES`; by default none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookaside: Option<String>,
 }
