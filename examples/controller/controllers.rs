@@ -26,13 +26,14 @@ use kube::ResourceExt as _;
 use kube::api::DynamicObject;
 use kube::runtime::controller::{self, Action};
 use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, watcher};
 use tokio::sync::watch;
 
 use crate::autosign;
 use crate::health::Health;
 use crate::leader::{LeaderError, Leadership};
-use crate::reconcile::{Context, Error, RequestResource, error_policy, reconcile};
+use crate::reconcile::{Context, Error, RequestResource, error_policy, is_done, reconcile};
 use crate::scanning::reconcile_scanning;
 use crate::signing_scan::SIGNING_REQUEST_LABEL;
 
@@ -96,6 +97,12 @@ pub(crate) async fn run(ctx: Arc<Context>, health: Arc<Health>, stop: watch::Rec
     .owns(Api::<ImageScanningRequest>::all(client), own_scans)
     .graceful_shutdown_on(stopped(stop.clone()));
     let (scan_cache, sign_cache) = (scans.store(), signs.store());
+    let queue = count_pending(
+        scan_cache.clone(),
+        sign_cache.clone(),
+        ctx.metrics.clone(),
+        stop.clone(),
+    );
     let synced = async move {
         let scans = scan_cache.wait_until_ready().await;
         let signs = sign_cache.wait_until_ready().await;
@@ -110,7 +117,38 @@ pub(crate) async fn run(ctx: Arc<Context>, health: Arc<Health>, stop: watch::Rec
     let signs = signs
         .run(measured_signing, error_policy, ctx)
         .for_each(log_result::<ImageSigningRequest, _>);
-    tokio::join!(scans, signs, synced, streams);
+    tokio::join!(scans, signs, synced, streams, queue);
+}
+
+/// How often the queue depth (`requests_pending`) is counted.
+const PENDING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Sets `requests_pending` of both kinds from the caches every
+/// [`PENDING_INTERVAL`], until `stop` says so.
+async fn count_pending(
+    scans: Store<ImageScanningRequest>,
+    signs: Store<ImageSigningRequest>,
+    metrics: Arc<crate::metrics::Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        metrics.set_pending(ImageScanningRequest::KIND, pending(&scans));
+        metrics.set_pending(ImageSigningRequest::KIND, pending(&signs));
+        tokio::select! {
+            () = tokio::time::sleep(PENDING_INTERVAL) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// The requests in `cache` whose status does not yet answer their
+/// generation: waiting, running or retrying.
+fn pending<K: RequestResource>(cache: &Store<K>) -> usize {
+    cache
+        .state()
+        .iter()
+        .filter(|obj| !is_done(obj.as_ref()))
+        .count()
 }
 
 /// On OpenShift, the controller of image streams (signing on push,
@@ -183,6 +221,61 @@ async fn log_result<K: RequestResource, T>(
         crate::log::warn(
             "controller error",
             serde_json::json!({"kind": K::KIND, "error": e.to_string()}),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imprimatur::service::RequestStatus;
+    use imprimatur::service::request::ImageSigningRequestSpec;
+    use imprimatur::service::status::{ConditionStatus, ConditionType, Phase};
+    use kube::runtime::reflector;
+    use std::time::UNIX_EPOCH;
+
+    fn request(name: &str, generation: i64, answered: Option<(Phase, i64)>) -> ImageSigningRequest {
+        let mut obj = ImageSigningRequest::new(name, ImageSigningRequestSpec::default());
+        obj.metadata.namespace = Some("team".into());
+        obj.metadata.generation = Some(generation);
+        obj.status = answered.map(|(phase, observed)| {
+            let mut status = RequestStatus {
+                phase: Some(phase),
+                ..RequestStatus::default()
+            };
+            let ok = ConditionStatus::True;
+            status.set_condition(
+                ConditionType::Ready,
+                ok,
+                "Done",
+                "",
+                Some(observed),
+                UNIX_EPOCH,
+            );
+            status
+        });
+        obj
+    }
+
+    #[test]
+    fn pending_counts_requests_not_answered_for_their_generation() {
+        let (cache, mut writer) = reflector::store::<ImageSigningRequest>();
+        for obj in [
+            request("new", 1, None),
+            request("running", 1, Some((Phase::Running, 1))),
+            request("done", 1, Some((Phase::Completed, 1))),
+            request("failed", 2, Some((Phase::Failed, 2))),
+            request("edited", 3, Some((Phase::Completed, 2))),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(obj));
+        }
+        assert_eq!(pending(&cache), 3);
+        let metrics = crate::metrics::Metrics::new();
+        metrics.set_pending(ImageSigningRequest::KIND, pending(&cache));
+        let text = metrics.encode().expect("encode");
+        assert!(
+            text.contains("imprimatur_requests_pending{kind=\"ImageSigningRequest\"} 3"),
+            "{text}"
         );
     }
 }

@@ -4,8 +4,12 @@
 //! - `reconciles_total{kind,result}`: reconciles run, `result` `ok` or
 //!   `error` (an error is retried by the error policy);
 //! - `reconcile_duration_seconds{kind}`: how long each took (histogram);
-//! - `reconciles_in_flight{kind}`: reconciles running now (the runtime's
-//!   queue is not observable; this is the work it has let through);
+//! - `reconciles_in_flight{kind}`: reconciles running now (at most
+//!   `IMPRIMATUR_CONCURRENCY`);
+//! - `requests_pending{kind}`: the queue depth: requests in the
+//!   controller's cache whose status does not yet answer their generation
+//!   (waiting, running, or retrying), counted every few seconds (the
+//!   runtime's own queue is not observable);
 //! - `requests_finished_total{kind,outcome}`: statuses written as
 //!   `Completed` or `Failed`;
 //! - `signatures_total{result}`: signatures `created`, or `reused` (a valid
@@ -72,6 +76,7 @@ pub(crate) struct Metrics {
     reconciles: Family<ResultLabels, Counter>,
     durations: Family<KindLabels, Histogram, fn() -> Histogram>,
     in_flight: Family<KindLabels, Gauge>,
+    pending: Family<KindLabels, Gauge>,
     finished: Family<OutcomeLabels, Counter>,
     signatures: Family<SignatureLabels, Counter>,
     scans: Family<VerdictLabels, Counter>,
@@ -92,6 +97,7 @@ impl Metrics {
         let reconciles = Family::default();
         let durations = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
         let in_flight = Family::default();
+        let pending = Family::default();
         let finished = Family::default();
         let signatures = Family::default();
         let scans = Family::default();
@@ -111,6 +117,11 @@ impl Metrics {
             "reconciles_in_flight",
             "Reconciles running now, by kind",
             in_flight.clone(),
+        );
+        registry.register(
+            "requests_pending",
+            "Requests not yet answered for their generation (the queue), by kind",
+            pending.clone(),
         );
         registry.register(
             "requests_finished",
@@ -138,6 +149,7 @@ impl Metrics {
             reconciles,
             durations,
             in_flight,
+            pending,
             finished,
             signatures,
             scans,
@@ -153,6 +165,12 @@ impl Metrics {
         self.auto_sign
             .get_or_create(&SignatureLabels { result })
             .inc();
+    }
+
+    /// Sets how many requests of `kind` are pending (the queue depth).
+    pub(crate) fn set_pending(&self, kind: &'static str, pending: usize) {
+        let value = i64::try_from(pending).unwrap_or(i64::MAX);
+        self.pending.get_or_create(&KindLabels { kind }).set(value);
     }
 
     /// The OpenMetrics text of every metric.
