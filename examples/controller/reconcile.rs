@@ -592,13 +592,7 @@ mod tests {
             .expect("scenario finished in time")
             .expect("scenario passed");
         // Nothing more was asked.
-        assert!(
-            tokio::time::timeout(Duration::from_millis(100), handle.next_request())
-                .await
-                .ok()
-                .flatten()
-                .is_none()
-        );
+        crate::testing::assert_no_more_requests(&mut handle).await;
     }
 
     /// The predecessor's ImageSigningRequest (imageStreamTag) reaches the

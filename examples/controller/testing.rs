@@ -1,5 +1,7 @@
 //! What the tower-test scenarios of several modules share.
 
+use std::time::Duration;
+
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::Value;
@@ -87,4 +89,19 @@ pub(crate) fn respond(send: Responder, code: StatusCode, body: &impl serde::Seri
 /// Answers 200 with `body` as JSON.
 pub(crate) fn respond_ok(send: Responder, body: &impl serde::Serialize) {
     respond(send, StatusCode::OK, body);
+}
+
+/// Asserts the client asks nothing more (within 100 ms).
+pub(crate) async fn assert_no_more_requests(handle: &mut Handle) {
+    let next = tokio::time::timeout(Duration::from_millis(100), handle.next_request()).await;
+    assert!(next.ok().flatten().is_none(), "no more requests");
+}
+
+/// Waits for a scenario (at most 30 s), then asserts nothing more is asked.
+pub(crate) async fn finished(scenario: tokio::task::JoinHandle<Handle>) {
+    let mut handle = tokio::time::timeout(Duration::from_secs(30), scenario)
+        .await
+        .expect("scenario finished in time")
+        .expect("scenario passed");
+    assert_no_more_requests(&mut handle).await;
 }

@@ -61,14 +61,7 @@ fn list(items: Vec<Value>) -> Value {
 }
 
 async fn no_more(mut handle: Handle) {
-    assert!(
-        tokio::time::timeout(Duration::from_millis(100), handle.next_request())
-            .await
-            .ok()
-            .flatten()
-            .is_none(),
-        "no more requests"
-    );
+    crate::testing::assert_no_more_requests(&mut handle).await;
 }
 
 async fn run(

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
 pub(super) use crate::testing::{
-    Handle, Responder, expect_event, expect_request_text as expect, respond,
+    Handle, Responder, expect_event, expect_request_text as expect, finished, respond,
 };
 
 const SECRET_URI: &str = "/api/v1/namespaces/team/secrets/signer";
@@ -126,21 +126,6 @@ pub(super) fn ready(status: &Value) -> &Value {
         .iter()
         .find(|c| c["type"] == "Ready")
         .expect("a Ready condition")
-}
-
-pub(super) async fn finished(scenario: tokio::task::JoinHandle<Handle>) {
-    let mut handle = tokio::time::timeout(Duration::from_secs(30), scenario)
-        .await
-        .expect("scenario finished in time")
-        .expect("scenario passed");
-    assert!(
-        tokio::time::timeout(Duration::from_millis(100), handle.next_request())
-            .await
-            .ok()
-            .flatten()
-            .is_none(),
-        "no more requests"
-    );
 }
 
 /// The Secret is read from the request's namespace, the request goes to

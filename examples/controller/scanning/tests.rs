@@ -151,13 +151,7 @@ fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
 
 /// Nothing more was asked.
 async fn no_more_requests(mut handle: Handle) {
-    assert!(
-        tokio::time::timeout(Duration::from_millis(100), handle.next_request())
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-    );
+    crate::testing::assert_no_more_requests(&mut handle).await;
 }
 
 async fn run_scenario(

@@ -210,18 +210,7 @@ async fn run(
     scenario: tokio::task::JoinHandle<Handle>,
 ) -> Action {
     let action = reconcile(Arc::new(obj), ctx).await.expect("reconcile");
-    let mut handle = tokio::time::timeout(Duration::from_secs(30), scenario)
-        .await
-        .expect("scenario finished in time")
-        .expect("scenario passed");
-    assert!(
-        tokio::time::timeout(Duration::from_millis(100), handle.next_request())
-            .await
-            .ok()
-            .flatten()
-            .is_none(),
-        "no more requests"
-    );
+    crate::testing::finished(scenario).await;
     action
 }
 
