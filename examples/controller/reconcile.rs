@@ -219,13 +219,8 @@ impl RequestResource for ImageSigningRequest {
 /// Whether the status already answers the object's generation: finished,
 /// and its `Ready` condition observed this generation.
 pub(crate) fn is_done<K: RequestResource>(obj: &K) -> bool {
-    let Some(status) = obj.status() else {
-        return false;
-    };
-    matches!(status.phase, Some(Phase::Completed | Phase::Failed))
-        && status
-            .condition(ConditionType::Ready)
-            .is_some_and(|c| c.observed_generation == obj.meta().generation)
+    obj.status()
+        .is_some_and(|status| status.answers(obj.meta().generation))
 }
 
 /// Writes `status` through the status subresource (server-side apply,
@@ -369,6 +364,29 @@ pub(crate) async fn retry_later<K: RequestResource>(
     )
     .await;
     Ok(Action::requeue(delay))
+}
+
+/// The image could not be resolved for a reason that may pass (the
+/// registry unreachable or overloaded): `Ready=False` with `reason` and
+/// `message`, then [`retry_later`] (`Running`, retried with backoff).
+pub(crate) async fn retry_resolving<K: RequestResource>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    reason: &str,
+    message: String,
+) -> Result<Action, Error> {
+    let mut status = obj.status().cloned().unwrap_or_default();
+    status.set_condition(
+        ConditionType::Ready,
+        ConditionStatus::False,
+        reason,
+        message,
+        obj.meta().generation,
+        (ctx.now)(),
+    );
+    let (name, uid) = (obj.name_any(), obj.uid().unwrap_or_default());
+    retry_later(obj, ctx, api, (&name, &uid), status, "Resolve").await
 }
 
 /// The `Ready` reason of a request waiting to retry a transient failure.

@@ -55,7 +55,7 @@ use kube::runtime::controller::Action;
 use crate::events::{self, Notice};
 use crate::reconcile::{
     Context, Error, RETRYING, RequestResource, apply_status, failed_status as failed, is_done,
-    retry_later,
+    retry_resolving as retry_unresolved,
 };
 
 /// How often a running scan is looked at even without a Job event.
@@ -293,17 +293,7 @@ async fn retry_resolving(
         events::publish(&ctx.recorder, obj, &[notice]).await;
         return Ok(Action::requeue(delay));
     }
-    let mut status = obj.status.clone().unwrap_or_default();
-    status.set_condition(
-        ConditionType::Ready,
-        ConditionStatus::False,
-        reason,
-        message,
-        obj.metadata.generation,
-        (ctx.now)(),
-    );
-    let name = obj.name_any();
-    retry_later(obj, ctx, requests, (&name, &uid), status, "Resolve").await
+    retry_unresolved(obj, ctx, requests, reason, message).await
 }
 
 async fn create_job(

@@ -49,7 +49,7 @@ use crate::events::{self, Collector, Notice};
 use crate::keys::KEY_UNAVAILABLE;
 use crate::reconcile::{
     Context, Error, RequestResource as _, apply_status, count_run, failed_status, retry_later,
-    signing_keys,
+    retry_resolving, signing_keys,
 };
 use crate::scanning::{Pinned, Unpinned, pin, recorded};
 
@@ -164,28 +164,6 @@ async fn resolve(obj: &ImageSigningRequest, ctx: &Context) -> Result<Pinned, Unp
     let pushed = obj.annotations().get(PINNED_DIGEST_ANNOTATION);
     crate::autosign::pin_pushed(pinned, pushed.map(String::as_str), stream_tag)
         .map_err(|why| ("InvalidRequest", why, false))
-}
-
-/// The registry could not be reached to resolve the image: `Running`,
-/// retried with backoff (as a signing run's transient failure is).
-async fn retry_resolving(
-    obj: &ImageSigningRequest,
-    ctx: &Context,
-    api: &Api<ImageSigningRequest>,
-    reason: &str,
-    message: String,
-) -> Result<Action, Error> {
-    let mut status = obj.status.clone().unwrap_or_default();
-    status.set_condition(
-        ConditionType::Ready,
-        ConditionStatus::False,
-        reason,
-        message,
-        obj.metadata.generation,
-        (ctx.now)(),
-    );
-    let (name, uid) = (obj.name_any(), obj.uid().unwrap_or_default());
-    retry_later(obj, ctx, api, (&name, &uid), status, "Resolve").await
 }
 
 /// `Running`, waiting for `scan` to scan the pinned digest: written only

@@ -279,6 +279,17 @@ impl RequestStatus {
     pub fn succeeded(&self) -> bool {
         self.phase == Some(Phase::Completed)
     }
+
+    /// Whether this status already answers a request at `generation`: it
+    /// ended (`Completed` or `Failed`) and its `Ready` condition observed
+    /// that generation. A controller leaves such a request alone; an edited
+    /// spec (a new generation) is worked on again.
+    pub fn answers(&self, generation: Option<i64>) -> bool {
+        matches!(self.phase, Some(Phase::Completed | Phase::Failed))
+            && self
+                .condition(ConditionType::Ready)
+                .is_some_and(|c| c.observed_generation == generation)
+    }
 }
 
 /// A time as RFC 3339 in UTC, to the second (`2026-11-29T08:00:00Z`), as
@@ -377,6 +388,24 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_status_answers_a_generation_only_when_ended_and_observed_at_it() {
+        let with = |phase, observed| {
+            let mut status = RequestStatus {
+                phase: Some(phase),
+                ..RequestStatus::default()
+            };
+            let t = ConditionStatus::True;
+            status.set_condition(ConditionType::Ready, t, "Done", "", observed, UNIX_EPOCH);
+            status
+        };
+        assert!(with(Phase::Completed, Some(2)).answers(Some(2)));
+        assert!(with(Phase::Failed, Some(2)).answers(Some(2)));
+        assert!(!with(Phase::Completed, Some(1)).answers(Some(2)));
+        assert!(!with(Phase::Running, Some(2)).answers(Some(2)));
+        assert!(!RequestStatus::default().answers(None));
+    }
 
     #[test]
     fn rfc3339_matches_known_instants() {
