@@ -14,6 +14,22 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# A CI run starts from a fresh clone and never reuses incremental state, which
+# would only take disk (gigabytes over the suite's feature combinations).
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+fi
+target_dir="${CARGO_TARGET_DIR:-target}"
+report_disk() {
+  local where="$target_dir"
+  [ -d "$where" ] || where=.
+  printf 'disk: %s free where the target dir is' \
+    "$(df -h --output=avail "$where" | tail -1 | tr -d ' ')"
+  if [ -d "$target_dir" ]; then printf ', target dir %s' "$(du -sh "$target_dir" | cut -f1)"; fi
+  printf '\n'
+}
+report_disk
+
 # shellcheck source=scripts/deps.sh
 source scripts/deps.sh
 install_system_packages
@@ -61,4 +77,5 @@ cargo deny --log-level error check bans licenses sources
 # deny only reads metadata, so mutually exclusive backends do not matter here.
 cargo deny --all-features --log-level error check bans licenses sources
 
+report_disk
 step "all checks passed"
