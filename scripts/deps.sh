@@ -11,6 +11,8 @@ SYSTEM_PACKAGES=(
   apache2-utils openssl
   # OpenSCAP and its content, xmllint (comparison benchmarks)
   openscap-scanner openscap-utils ssg-debian libxml2-utils
+  # scanning as non-root (as the scan Job does): fakeroot shows oscap the image's owners
+  fakeroot
   # a real Debian image without a container engine (scripts/debian-image.sh)
   debootstrap
   # headless browser for the HTML report test; small tools the tests use

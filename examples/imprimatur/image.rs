@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use imprimatur::registry::unpack::Unpacker;
+use imprimatur::registry::unpack::{OwnerLedger, Unpacker};
 use imprimatur::registry::{
     ImageReference, ImageSource, Platform, PullEvent, inspect, unpack_image,
 };
@@ -51,13 +51,17 @@ pub(crate) struct InspectArgs {
 /// can write outside DIR (every path is resolved beneath it with
 /// openat2(RESOLVE_IN_ROOT)); whiteouts are applied; device nodes are never
 /// created unless --devices is given (and only as root); owners are kept when
-/// run as root. On any error DIR is removed again.
+/// run as root (as another user, --owners-db records them for fakeroot). On
+/// any error DIR is removed again.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   imprimatur unpack docker://quay.io/org/app:1.0 /tmp/app-rootfs
   imprimatur unpack --tls-verify=false docker://localhost:5000/app:1.0 rootfs
-  imprimatur unpack oci:/srv/layout:1.0 rootfs")]
+  imprimatur unpack oci:/srv/layout:1.0 rootfs
+  # as non-root: the image's owners seen through fakeroot
+  imprimatur unpack --owners-db owners.db oci:/srv/layout:1.0 rootfs
+  fakeroot -i owners.db -- ls -ln rootfs/etc/shadow")]
 pub(crate) struct UnpackArgs {
     /// The image.
     image: ImageReference,
@@ -69,6 +73,12 @@ pub(crate) struct UnpackArgs {
     /// Create character and block devices (needs root).
     #[arg(long)]
     devices: bool,
+    /// Write the owner, group and mode the layers give every entry, by
+    /// inode, as a fakeroot database (`fakeroot -i FILE` shows them): for
+    /// unpacking as a user who cannot give files their owners. Written
+    /// atomically; an existing FILE is replaced.
+    #[arg(long, value_name = "FILE")]
+    owners_db: Option<PathBuf>,
     /// Print what was unpacked as JSON.
     #[arg(long)]
     json: bool,
@@ -138,7 +148,12 @@ fn run_unpack(args: UnpackArgs) -> Result<()> {
     let client = args.registry.client()?;
     let source = ImageSource::new(&args.image, &client);
     let platform = args.platform.unwrap_or_else(Platform::current);
-    let unpacker = Unpacker::builder().allow_devices(args.devices).build();
+    let owners = args.owners_db.as_ref().map(|_| OwnerLedger::new());
+    let mut unpacker = Unpacker::builder().allow_devices(args.devices);
+    if let Some(ledger) = &owners {
+        unpacker = unpacker.record_owners(ledger.clone());
+    }
+    let unpacker = unpacker.build();
     let progress = std::io::stderr().is_terminal().then(progress_bar);
     let rt = runtime()?;
     let unpacked = rt
@@ -152,6 +167,16 @@ fn run_unpack(args: UnpackArgs) -> Result<()> {
         .with_context(|| format!("unpacking {} into {}", args.image, args.dir.display()))?;
     if std::io::stderr().is_terminal() {
         eprintln!();
+    }
+    if let (Some(path), Some(ledger)) = (&args.owners_db, &owners) {
+        let mut db = Vec::new();
+        ledger.write_fakeroot_db(&mut db)?;
+        let options = imprimatur::registry::files::WriteOptions::new()
+            .mode(0o644)
+            .overwrite(true)
+            .create_dirs(false);
+        imprimatur::registry::files::write_atomic(path, &db, &options)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if args.json {
         let layers: Vec<_> = unpacked

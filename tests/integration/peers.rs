@@ -467,6 +467,137 @@ pub(crate) fn manifest_digest(path: &Path) -> String {
     d
 }
 
+/// A non-root uid the tests run commands as (`nobody`).
+pub(crate) const NON_ROOT_UID: u32 = 65534;
+
+/// A copy of the `imprimatur` binary in `scratch/bin`, on a path every uid
+/// may traverse (the scratch directory is made `0755`): for running it as
+/// [`NON_ROOT_UID`], which cannot reach the target directory under a
+/// private home.
+pub(crate) fn imprimatur_for_any_user(scratch: &Scratch) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = scratch.path("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let exe = bin.join("imprimatur");
+    std::fs::copy(crate::util::imprimatur_bin(), &exe).expect("copy imprimatur");
+    for dir in [scratch.path(""), bin] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    exe
+}
+
+/// A directory `scratch/name` owned by [`NON_ROOT_UID`].
+pub(crate) fn non_root_dir(scratch: &Scratch, name: &str) -> PathBuf {
+    let dir = scratch.path(name);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::os::unix::fs::chown(&dir, Some(NON_ROOT_UID), Some(NON_ROOT_UID)).expect("chown");
+    dir
+}
+
+/// `setpriv` arguments that run the rest of the command line as
+/// [`NON_ROOT_UID`] with no capabilities and no new privileges.
+pub(crate) fn as_non_root() -> Vec<String> {
+    let uid = NON_ROOT_UID;
+    [
+        format!("--reuid={uid}"),
+        format!("--regid={uid}"),
+        "--clear-groups".into(),
+        "--inh-caps=-all".into(),
+        "--bounding-set=-all".into(),
+        "--no-new-privs".into(),
+    ]
+    .into()
+}
+
+/// A pod's filesystem and privileges, for running a command the way a
+/// restricted Kubernetes pod runs its container (the scan Job's pod:
+/// `imprimatur_service::scan_job`), without a container engine:
+///
+/// - a new root (a private mount namespace and `chroot`): the host's `/usr`,
+///   `/etc`, `/var` and `/opt` read-only, a fresh `/dev` with the usual
+///   devices and a 64 MiB `/dev/shm`, the host's `/proc`, the top level
+///   read-only (`readOnlyRootFilesystem: true`);
+/// - each `emptyDir` a tmpfs owned by the pod's uid at its mount path;
+/// - `/dev/termination-log` a host file (the kubelet's), read back after;
+/// - the `imprimatur` binary at `/pod-bin/imprimatur`, first in `PATH`;
+/// - the command as [`NON_ROOT_UID`] with no capabilities and no new
+///   privileges (`runAsNonRoot`, `capabilities: drop: [ALL]`,
+///   `allowPrivilegeEscalation: false`), with only the given environment.
+///
+/// The network is the host's (the registry on loopback).
+#[derive(Debug, Default)]
+pub(crate) struct PodSandbox {
+    /// Mount paths of `emptyDir` volumes.
+    pub(crate) empty_dirs: Vec<String>,
+    /// The container's environment (besides `PATH`).
+    pub(crate) env: Vec<(String, String)>,
+}
+
+/// What a [`PodSandbox`] run left: the process output and the termination
+/// message.
+pub(crate) struct PodRun {
+    pub(crate) output: Output,
+    pub(crate) termination_message: String,
+}
+
+impl PodSandbox {
+    /// Runs `argv` in the sandbox; `scratch` holds the kubelet's files.
+    pub(crate) fn run(&self, scratch: &Scratch, argv: &[String]) -> PodRun {
+        let root = scratch.path("pod-root");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        let termination = scratch.write("pod-termination-log", "");
+        std::os::unix::fs::chown(&termination, Some(NON_ROOT_UID), Some(NON_ROOT_UID))
+            .expect("chown");
+        let script = r#"set -eu
+R="$POD_ROOT"
+mount -t tmpfs -o mode=0755 pod-root "$R"
+for d in bin sbin lib lib32 lib64 libx32 usr etc var opt; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$R/$d"
+  elif [ -d "/$d" ]; then mkdir "$R/$d"; mount --rbind "/$d" "$R/$d"; mount -o remount,bind,ro "$R/$d"
+  fi
+done
+mkdir "$R/proc" "$R/dev" "$R/pod-bin"
+mount --rbind /proc "$R/proc"
+mount -t tmpfs -o mode=0755 pod-dev "$R/dev"
+for n in null zero full random urandom; do touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
+mkdir "$R/dev/shm"; mount -t tmpfs -o mode=1777,size=64m pod-shm "$R/dev/shm"
+touch "$R/dev/termination-log"; mount --bind "$POD_TERMINATION_LOG" "$R/dev/termination-log"
+touch "$R/pod-bin/imprimatur"; mount --bind "$POD_BIN" "$R/pod-bin/imprimatur"
+for d in $POD_EMPTY_DIRS; do
+  mkdir -p "$R$d"; mount -t tmpfs -o "uid=$POD_UID,gid=$POD_UID,mode=0700,size=4g" empty-dir "$R$d"
+done
+mount -o remount,ro "$R"
+exec chroot "$R" setpriv "$@"
+"#;
+        let mut inner: Vec<String> = as_non_root();
+        inner.extend(["env".into(), "-i".into()]);
+        inner.push("PATH=/pod-bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        inner.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+        inner.extend(argv.iter().cloned());
+        let output = run(Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+            ])
+            .args(&inner)
+            .env("POD_ROOT", &root)
+            .env("POD_UID", NON_ROOT_UID.to_string())
+            .env("POD_BIN", crate::util::imprimatur_bin())
+            .env("POD_TERMINATION_LOG", &termination)
+            .env("POD_EMPTY_DIRS", self.empty_dirs.join(" ")));
+        let termination_message = std::fs::read_to_string(&termination).expect("termination log");
+        PodRun {
+            output,
+            termination_message,
+        }
+    }
+}
+
 /// A temporary directory helper with short names for test files.
 #[derive(Debug)]
 pub(crate) struct Scratch {

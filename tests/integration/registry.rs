@@ -10,7 +10,10 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::peers::{OciLayout, Registry, RegistrySetup, Scratch, require_tools, run, run_ok};
+use crate::peers::{
+    OciLayout, Registry, RegistrySetup, Scratch, as_non_root, imprimatur_for_any_user,
+    non_root_dir, require_tools, run, run_ok,
+};
 use crate::util::{free_port, imprimatur};
 
 fn tools() -> bool {
@@ -656,6 +659,98 @@ fn unpack_from_registry_matches_umoci_unpack() {
             .arg(&direct),
     );
     assert_same_tree(&direct, &bundle.join("rootfs"));
+}
+
+/// What `find` prints of every entry below `dir` but device nodes: path,
+/// owner, group, mode (setuid, setgid, sticky included) and type, sorted;
+/// run under `fakeroot -i DB` when `fakeroot_db` is given.
+fn owners_listing(dir: &Path, fakeroot_db: Option<&Path>) -> Vec<String> {
+    let mut cmd = match fakeroot_db {
+        Some(db) => {
+            let mut c = Command::new("fakeroot");
+            c.arg("-i").arg(db).arg("--").arg("find");
+            c
+        }
+        None => Command::new("find"),
+    };
+    let out = run_ok(
+        cmd.args([
+            ".",
+            "-mindepth",
+            "1",
+            "-not",
+            "-type",
+            "b",
+            "-not",
+            "-type",
+            "c",
+        ])
+        .args(["-printf", "%P %U:%G %#m %y\\n"])
+        .current_dir(dir),
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// As a user who cannot `chown` (uid 65534, no capabilities), `unpack
+/// --owners-db` records the owners of a real Debian image, and `fakeroot -i`
+/// shows the tree exactly as `umoci unpack` as root made it (device nodes
+/// aside: they are never made as non-root).
+#[test]
+fn unpack_as_non_root_records_owners_that_fakeroot_shows_as_umoci_made_them() {
+    if !tools() || !require_tools(&["fakeroot", "setpriv", "debootstrap"]) {
+        return;
+    }
+    let scratch = Scratch::new();
+    // A copy of the layout the non-root user may read (the cached one is
+    // root's, 0600).
+    let layout = scratch.path("layout");
+    run_ok(
+        Command::new("cp")
+            .arg("-r")
+            .arg(crate::peers::debian_layout())
+            .arg(&layout),
+    );
+    run_ok(Command::new("chmod").args(["-R", "a+rX"]).arg(&layout));
+    let exe = imprimatur_for_any_user(&scratch);
+    let home = non_root_dir(&scratch, "nobody");
+    let ours = home.join("rootfs");
+    let db = home.join("owners.db");
+    run_ok(
+        Command::new("setpriv")
+            .args(as_non_root())
+            .env("HOME", &home)
+            .arg(&exe)
+            .arg("unpack")
+            .arg("--owners-db")
+            .arg(&db)
+            .arg(format!("oci:{}:latest", layout.display()))
+            .arg(&ours),
+    );
+    let bundle = scratch.path("bundle");
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:latest", layout.display()))
+            .arg(&bundle),
+    );
+    let reference = owners_listing(&bundle.join("rootfs"), None);
+    assert!(
+        reference.iter().any(|l| l.starts_with("etc/shadow 0:42 ")),
+        "shadow belongs to group shadow in the image: {reference:?}"
+    );
+    // As unpacked, every file is the non-root user's...
+    let unpacked = owners_listing(&ours, None);
+    assert!(
+        unpacked.iter().all(|l| l.contains(" 65534:65534 ")),
+        "{unpacked:?}"
+    );
+    // ...and through the recorded owners, the image's.
+    assert_eq!(owners_listing(&ours, Some(&db)), reference);
 }
 
 #[test]

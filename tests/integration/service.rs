@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::peers::{Registry, Scratch, debian_layout, require_tools, run, run_ok};
+use crate::peers::{
+    PodRun, PodSandbox, Registry, Scratch, debian_layout, require_tools, run, run_ok,
+};
 use crate::util::imprimatur;
 
 const DATASTREAM: &str = "/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml";
@@ -25,6 +27,9 @@ fn tools() -> bool {
         "oscap",
         "oscap-chroot",
         "debootstrap",
+        "fakeroot",
+        "unshare",
+        "setpriv",
     ])
 }
 
@@ -152,24 +157,56 @@ fn scan_counts_equal_oscap_chroot_on_the_tree_umoci_unpacks() {
         "{limits:?}"
     );
 
-    // The same image scanned as a scan Job does (one more real scan): the
-    // result read back from the frame agrees with the --json status.
-    result_frame_agrees_with_json(&image, &status, &scratch);
+    // The same image scanned as a scan Job's pod does (one more real scan,
+    // non-root on a read-only root): the result read back from the frame
+    // agrees with the --json status, rule by rule with oscap-chroot.
+    result_frame_agrees_with_json(&image, &status, &theirs, &scratch);
 }
 
-/// `scan --result-frame --termination-log` as the controller's Job runs it:
-/// stdout holds the frame (decoded by the library, checked against the
-/// termination message) and the counts are those of `--json`.
-fn result_frame_agrees_with_json(image: &str, status: &Value, scratch: &Scratch) {
+/// `scan --result-frame --termination-log` as the controller's Job runs it,
+/// in its pod's restrictions ([`PodSandbox`]: non-root, no capabilities,
+/// read-only root): stdout holds the frame
+/// (decoded by the library, checked against the termination message), the
+/// counts are those of `--json` run as root, and the rules' results are
+/// oscap-chroot's on the tree umoci unpacked as root (`reference`): a
+/// scanner that cannot `chown` still judges the image's file owners.
+fn result_frame_agrees_with_json(
+    image: &str,
+    status: &Value,
+    reference: &BTreeMap<String, String>,
+    scratch: &Scratch,
+) {
     use imprimatur::service::scan_result::{self, TerminationMessage, Verdict};
-    let termination_log = scratch.path("termination-log");
-    let out = run(imprimatur()
-        .args(["scan", "--result-frame", "--tls-verify=false"])
-        .arg("--termination-log")
-        .arg(&termination_log)
-        .arg(format!("docker://{image}")));
+    // The Job's pod (imprimatur_service::scan_job): its arguments, its
+    // environment, its emptyDir mounted at /scratch and /tmp (oscap 1.3.7
+    // makes its temporary directory in /tmp whatever TMPDIR says).
+    let pod = PodSandbox {
+        empty_dirs: vec!["/scratch".into(), "/tmp".into()],
+        env: vec![
+            ("TMPDIR".into(), "/scratch".into()),
+            ("HOME".into(), "/scratch".into()),
+        ],
+    };
+    let args: Vec<String> = [
+        "imprimatur",
+        "scan",
+        &format!("docker://{image}"),
+        "--result-frame",
+        "--termination-log",
+        "/dev/termination-log",
+        "--scratch-dir",
+        "/scratch",
+        "--timeout",
+        "1800",
+        "--tls-verify=false",
+    ]
+    .map(str::to_owned)
+    .into();
+    let PodRun {
+        output: out,
+        termination_message: termination,
+    } = pod.run(scratch, &args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let termination = std::fs::read_to_string(&termination_log).expect("termination log");
     assert!(termination.len() <= 4096, "{termination}");
     // The pod log interleaves stderr (progress) with stdout.
     let mut log = out.stderr.clone();
@@ -193,10 +230,28 @@ fn result_frame_agrees_with_json(image: &str, status: &Value, scratch: &Scratch)
     assert_eq!(summary.counts, Some(result.scan_result));
     // The report came along, with the rule results.
     let report = result.report.expect("the report fits");
+    let rules: BTreeMap<String, String> = report["testResults"][0]["ruleResults"]
+        .as_array()
+        .expect("ruleResults")
+        .iter()
+        .filter(|r| r["result"] != "notselected")
+        .map(|r| {
+            (
+                r["idref"].as_str().unwrap_or_default().to_owned(),
+                r["result"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    // Among them, the rules on /etc/passwd's, /etc/shadow's... owners and
+    // groups, which a non-root unpack fails unless oscap sees the owners the
+    // image gives (recorded by the unpacker, shown through fakeroot).
     assert!(
-        report["testResults"][0]["ruleResults"].is_array(),
-        "{report}"
+        reference
+            .iter()
+            .any(|(rule, result)| rule.contains("file_owner_etc_shadow") && result == "pass"),
+        "{reference:?}"
     );
+    assert_eq!(&rules, reference, "non-root scan vs oscap-chroot as root");
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("rules:"),
         "no summary on stdout"

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::Command;
 
 use imprimatur_reference::Digest;
-use imprimatur_registry::unpack::{Compression, Unpacker, open_root};
+use imprimatur_registry::unpack::{Compression, OwnerLedger, Unpacker, open_root};
 use layers::Layer;
 
 const UMOCI: &str = "umoci";
@@ -103,6 +103,7 @@ fn layer1(r: &Path) {
     chown(&r.join("home/user/notes"), 1000, 1000);
     fs::write(r.join("usr/lib/libx.so.1"), vec![1u8; 100_000]).unwrap();
     symlink("libx.so.1", r.join("usr/lib/libx.so")).unwrap();
+    chown(&r.join("usr/lib/libx.so"), 7, 8);
     symlink("usr/bin", r.join("bin")).unwrap();
     symlink("/etc/passwd", r.join("abs_link")).unwrap();
     symlink("../../nowhere", r.join("usr/dangling")).unwrap();
@@ -164,13 +165,10 @@ fn layer3() -> Vec<u8> {
         .tar()
 }
 
-#[test]
-fn unpack_matches_umoci() {
-    if cannot_run() {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let t = tmp.path();
+/// Builds the three-layer image in `t/img` (layers 1 and 2 by `umoci
+/// repack`, layer 3 by `umoci raw add-layer`), unpacks it with umoci into
+/// `t/reference`, and returns its layers (digest, compression, blob file).
+fn build_image(t: &Path) -> Vec<(Digest, Compression, std::path::PathBuf)> {
     umoci(&["init", "--layout", "img"], t);
     umoci(&["new", "--image", "img:t"], t);
     umoci(&["unpack", "--image", "img:t", "work"], t);
@@ -203,17 +201,43 @@ fn unpack_matches_umoci() {
         serde_json::from_slice(&fs::read(blob(desc["digest"].as_str().unwrap())).unwrap()).unwrap();
     let layers = manifest["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 3, "{manifest}");
+    layers
+        .iter()
+        .map(|l| {
+            let digest: Digest = l["digest"].as_str().unwrap().parse().unwrap();
+            let c = Compression::from_media_type(l["mediaType"].as_str().unwrap()).unwrap();
+            let path = blob(digest.as_str());
+            (digest, c, path)
+        })
+        .collect()
+}
+
+/// Applies `layers` with `unpacker` into a new directory `t/ours`.
+fn unpack_ours(
+    t: &Path,
+    layers: &[(Digest, Compression, std::path::PathBuf)],
+    unpacker: &Unpacker,
+) -> std::path::PathBuf {
     let ours = t.join("ours");
     fs::create_dir(&ours).unwrap();
     let root = open_root(&ours).unwrap();
-    let unpacker = Unpacker::default();
-    for l in layers {
-        let digest: Digest = l["digest"].as_str().unwrap().parse().unwrap();
-        let c = Compression::from_media_type(l["mediaType"].as_str().unwrap()).unwrap();
-        let f = fs::File::open(blob(digest.as_str())).unwrap();
-        let s = unpacker.unpack_layer(&root, f, c, &digest).unwrap();
-        assert_eq!(s.digest, digest);
+    for (digest, c, path) in layers {
+        let f = fs::File::open(path).unwrap();
+        let s = unpacker.unpack_layer(&root, f, *c, digest).unwrap();
+        assert_eq!(&s.digest, digest);
     }
+    ours
+}
+
+#[test]
+fn unpack_matches_umoci() {
+    if cannot_run() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let layers = build_image(t);
+    let ours = unpack_ours(t, &layers, &Unpacker::default());
     tree::assert_same(
         &t.join("reference/rootfs"),
         &ours,
@@ -322,4 +346,79 @@ fn edge_cases_match_umoci() {
             root: false,
         },
     );
+}
+
+/// What `find` prints of every entry below `dir`: path, owner, group, mode
+/// (with setuid, setgid and sticky) and type, sorted. Run under `fakeroot -i
+/// DB` when `fakeroot_db` is given, so owners and modes come from it.
+fn find_listing(dir: &Path, fakeroot_db: Option<&Path>) -> Vec<String> {
+    let mut cmd = match fakeroot_db {
+        Some(db) => {
+            let mut c = Command::new("fakeroot");
+            c.arg("-i").arg(db).arg("--").arg("find");
+            c
+        }
+        None => Command::new("find"),
+    };
+    let out = cmd
+        .arg(".")
+        .args(["-mindepth", "1", "-printf", "%P %U:%G %#m %y\\n"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// An unpacker that does not apply owners (as when it does not run as
+/// root) records them, and `fakeroot -i` loading that record shows the tree
+/// exactly as umoci unpacked it as root: owners, groups, modes and types of
+/// every entry, after three layers of replacements, whiteouts and
+/// hardlinks. This is how a scan Job, which runs as non-root, presents an
+/// image's owners to oscap.
+#[test]
+fn recorded_owners_seen_through_fakeroot_match_umoci() {
+    if cannot_run() {
+        return;
+    }
+    if Command::new("fakeroot").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set and fakeroot is missing"
+        );
+        eprintln!("skipping: fakeroot not found");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let layers = build_image(t);
+    let ledger = OwnerLedger::new();
+    let unpacker = Unpacker::builder()
+        .keep_ownership(false)
+        .record_owners(ledger.clone())
+        .build();
+    let ours = unpack_ours(t, &layers, &unpacker);
+    let db = t.join("owners.db");
+    ledger
+        .write_fakeroot_db(fs::File::create(&db).unwrap())
+        .unwrap();
+
+    let reference = find_listing(&t.join("reference/rootfs"), None);
+    for owned in ["usr/bin/wall 0:5 02755 f", "usr/lib/libx.so 7:8 0777 l"] {
+        assert!(
+            reference.iter().any(|l| l == owned),
+            "{owned}: {reference:#?}"
+        );
+    }
+    // Without the record the owners are not the image's (the comparison
+    // can fail)...
+    assert_ne!(find_listing(&ours, None), reference);
+    // ...with it they are.
+    assert_eq!(find_listing(&ours, Some(&db)), reference);
 }

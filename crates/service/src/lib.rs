@@ -29,6 +29,7 @@ pub mod content;
 #[cfg(feature = "kube")]
 pub mod crd;
 pub mod error;
+mod fakeroot;
 pub mod freshness;
 pub mod image_streams;
 pub mod keys;

@@ -21,7 +21,8 @@
 //!   forever).
 //! - The pod: no service-account token, non-root, no privilege escalation,
 //!   all capabilities dropped, seccomp `RuntimeDefault`, read-only root
-//!   filesystem with an `emptyDir` for the unpacked image, resources bounded,
+//!   filesystem with an `emptyDir` for the unpacked image and a small one at
+//!   `/tmp` (for oscap), resources bounded,
 //!   pull secrets only when named, the termination message read from
 //!   `/dev/termination-log` (`File` policy: the log tail would not be the
 //!   summary).
@@ -64,6 +65,15 @@ pub const CONTAINER: &str = "scan";
 pub const TERMINATION_LOG: &str = "/dev/termination-log";
 /// The scratch `emptyDir` (the unpacked image and oscap's results).
 pub const SCRATCH_DIR: &str = "/scratch";
+/// A second, small `emptyDir` at `/tmp`: oscap (1.3.7, Debian 12's) makes
+/// its temporary directory (the datastream's components) in `/tmp` whatever
+/// `TMPDIR` says, and fails on a read-only root filesystem without it. (A
+/// `subPath` of the scratch volume would be created by the kubelet as root,
+/// not writable by the pod's user.)
+pub const TMP_DIR: &str = "/tmp";
+/// The size limit of the `/tmp` `emptyDir`: SSG's largest datastreams are
+/// tens of MB.
+const TMP_SIZE: &str = "1Gi";
 /// Where the registry credentials Secret is mounted, when named.
 const AUTH_DIR: &str = "/run/imprimatur/auth";
 /// The default scan timeout (the CLI's).
@@ -336,19 +346,36 @@ fn scan_args(
 }
 
 fn pod_spec(config: &ScanJobConfig, args: Vec<String>) -> PodSpec {
-    let mut mounts = vec![VolumeMount {
-        name: "scratch".into(),
-        mount_path: SCRATCH_DIR.into(),
-        ..VolumeMount::default()
-    }];
-    let mut volumes = vec![Volume {
-        name: "scratch".into(),
-        empty_dir: Some(EmptyDirVolumeSource {
-            size_limit: Some(config.scratch_size.clone()),
-            ..EmptyDirVolumeSource::default()
-        }),
-        ..Volume::default()
-    }];
+    let mut mounts = vec![
+        VolumeMount {
+            name: "scratch".into(),
+            mount_path: SCRATCH_DIR.into(),
+            ..VolumeMount::default()
+        },
+        VolumeMount {
+            name: "tmp".into(),
+            mount_path: TMP_DIR.into(),
+            ..VolumeMount::default()
+        },
+    ];
+    let mut volumes = vec![
+        Volume {
+            name: "scratch".into(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(config.scratch_size.clone()),
+                ..EmptyDirVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(Quantity(TMP_SIZE.into())),
+                ..EmptyDirVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+    ];
     if let Some(secret) = &config.registry_auth_secret {
         mounts.push(VolumeMount {
             name: "registry-auth".into(),

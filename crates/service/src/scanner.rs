@@ -8,20 +8,27 @@
 //! probes that cannot inspect an offline root are reported as the scan's
 //! known limitations instead of being passed over.
 //!
+//! Not running as root, the scanner cannot give the unpacked files their
+//! owners: it records them and runs oscap under `fakeroot` so that rules on
+//! file owners judge the image, not the scanner's uid (see
+//! [`crate::fakeroot`]).
+//!
 //! Cancellation: drop the future. The oscap process is killed with it
-//! (`kill_on_drop`) and the scratch root is a `TempDir`, removed on drop.
+//! (`kill_on_drop`; under `fakeroot`, its whole process group) and the
+//! scratch root is a `TempDir`, removed on drop.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use imprimatur_arf::Report;
-use imprimatur_registry::unpack::Unpacker;
+use imprimatur_registry::unpack::{OwnerLedger, Unpacker};
 use imprimatur_registry::{ImageSource, Platform, ResolvedImage, pull};
 use tokio::io::AsyncReadExt as _;
 
 use crate::content::{self, ChosenContent};
 use crate::error::{Error, Result};
+use crate::fakeroot::{self, KillGroupOnDrop};
 use crate::scratch::{ScratchDir, is_out_of_space};
 
 /// How to scan: content and limits. `Scanner::default()` uses `oscap` from
@@ -29,6 +36,7 @@ use crate::scratch::{ScratchDir, is_out_of_space};
 #[derive(Debug, Clone)]
 pub struct Scanner {
     oscap: PathBuf,
+    fakeroot: PathBuf,
     content_dir: PathBuf,
     timeout: Duration,
     scratch: ScratchDir,
@@ -38,6 +46,7 @@ impl Default for Scanner {
     fn default() -> Self {
         Scanner {
             oscap: PathBuf::from("oscap"),
+            fakeroot: PathBuf::from("fakeroot"),
             content_dir: PathBuf::from(content::DEFAULT_CONTENT_DIR),
             timeout: Duration::from_secs(1800),
             scratch: ScratchDir::Auto,
@@ -95,6 +104,13 @@ impl Scanner {
     /// The oscap binary to run.
     pub fn oscap(mut self, path: impl Into<PathBuf>) -> Self {
         self.oscap = path.into();
+        self
+    }
+
+    /// The `fakeroot` to run oscap under when the scanner is not root
+    /// (default: `fakeroot` from `PATH`).
+    pub fn fakeroot(mut self, path: impl Into<PathBuf>) -> Self {
+        self.fakeroot = path.into();
         self
     }
 
@@ -162,7 +178,7 @@ impl Scanner {
                 &progress,
             )
             .await;
-        let scratch = match unpacked {
+        let (scratch, owners) = match unpacked {
             // Memory filled up after all: start again on disk.
             Err(e)
                 if parent.is_some() && self.scratch == ScratchDir::Auto && is_out_of_space(&e) =>
@@ -174,7 +190,7 @@ impl Scanner {
         };
         let unpack = started.elapsed();
         let (output, mut timings) = self
-            .scan_root(&scratch.path().join("rootfs"), options)
+            .scan_unpacked(&scratch.path().join("rootfs"), options, owners.as_ref())
             .await?;
         timings.unpack = unpack;
         drop(scratch);
@@ -182,7 +198,8 @@ impl Scanner {
     }
 
     /// A new scratch directory under `parent` holding the image's layers
-    /// unpacked in `rootfs/`.
+    /// unpacked in `rootfs/`, and, when this process cannot apply owners,
+    /// the owners the layers give.
     async fn unpack_into_scratch(
         &self,
         source: &ImageSource,
@@ -190,25 +207,52 @@ impl Scanner {
         manifest: &imprimatur_registry::Manifest,
         parent: Option<&Path>,
         progress: &Option<pull::ProgressFn>,
-    ) -> Result<tempfile::TempDir> {
+    ) -> Result<(tempfile::TempDir, Option<OwnerLedger>)> {
         let scratch = self.scratch("imprimatur-root.", parent)?;
+        let owners = fakeroot::owners_need_recording().then(OwnerLedger::new);
+        let mut unpacker = Unpacker::builder();
+        if let Some(ledger) = &owners {
+            unpacker = unpacker.record_owners(ledger.clone());
+        }
         pull::unpack_manifest(
             source,
             image,
             manifest,
-            &Unpacker::default(),
+            &unpacker.build(),
             &scratch.path().join("rootfs"),
             progress.clone(),
         )
         .await?;
-        Ok(scratch)
+        Ok((scratch, owners))
     }
 
-    /// Scans an unpacked root filesystem.
+    /// Scans an unpacked root filesystem, as its files' owners are.
     pub async fn scan_root(
         &self,
         root: &Path,
         options: &ScanOptions,
+    ) -> Result<(ScanOutput, ScanTimings)> {
+        self.scan_unpacked(root, options, None).await
+    }
+
+    /// Scans a root filesystem unpacked without its owners (by a process
+    /// that is not root), with the owners its unpacker recorded in
+    /// `owners` ([`imprimatur_registry::unpack::UnpackerBuilder::record_owners`]):
+    /// oscap runs under `fakeroot` and sees them.
+    pub async fn scan_root_with_owners(
+        &self,
+        root: &Path,
+        options: &ScanOptions,
+        owners: &OwnerLedger,
+    ) -> Result<(ScanOutput, ScanTimings)> {
+        self.scan_unpacked(root, options, Some(owners)).await
+    }
+
+    async fn scan_unpacked(
+        &self,
+        root: &Path,
+        options: &ScanOptions,
+        owners: Option<&OwnerLedger>,
     ) -> Result<(ScanOutput, ScanTimings)> {
         let chosen = content::choose(
             root,
@@ -224,6 +268,16 @@ impl Scanner {
         };
         let results = self.scratch("imprimatur-results.", results_parent)?;
         let arf_path = results.path().join("results-arf.xml");
+        let mut limitations = Vec::new();
+        let owners_db = match owners {
+            Some(_) if fakeroot::find_program(&self.fakeroot).is_none() => {
+                limitations.push(fakeroot::limitation_without_fakeroot(&self.fakeroot));
+                None
+            }
+            Some(ledger) => Some(fakeroot::write_db(ledger, results.path())?),
+            None => None,
+        };
+        let owners_db = owners_db.as_deref();
         let mut args: Vec<std::ffi::OsString> = vec![
             "xccdf".into(),
             "eval".into(),
@@ -238,7 +292,7 @@ impl Scanner {
         args.push(arf_path.clone().into());
         args.push(chosen.datastream.clone().into());
         let started = std::time::Instant::now();
-        let run = self.run_oscap(root, &args).await?;
+        let run = self.run_oscap(root, &args, owners_db).await?;
         let oscap_time = started.elapsed();
         if run.code != 0 && run.code != 2 {
             return Err(Error::Scanner {
@@ -259,7 +313,7 @@ impl Scanner {
                 ),
             });
         }
-        let mut limitations = limitations_of(&run.stderr);
+        limitations.extend(limitations_of(&run.stderr));
         let (oval_report, oval_results_path) = match &options.oval {
             Some(oval) => {
                 let path = results.path().join("oval-results.xml");
@@ -270,7 +324,7 @@ impl Scanner {
                     path.clone().into(),
                     oval.into(),
                 ];
-                let oval_run = self.run_oscap(root, &args).await?;
+                let oval_run = self.run_oscap(root, &args, owners_db).await?;
                 if oval_run.code != 0 && oval_run.code != 2 || !path.is_file() {
                     return Err(Error::Scanner {
                         message: format!(
@@ -321,9 +375,34 @@ impl Scanner {
         ))
     }
 
-    async fn run_oscap(&self, root: &Path, args: &[std::ffi::OsString]) -> Result<OscapRun> {
+    /// Runs oscap on `root`; under `fakeroot -i owners_db` when given.
+    async fn run_oscap(
+        &self,
+        root: &Path,
+        args: &[std::ffi::OsString],
+        owners_db: Option<&Path>,
+    ) -> Result<OscapRun> {
         let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
-        let mut child = tokio::process::Command::new(&self.oscap)
+        let cannot_run = |e: &dyn std::fmt::Display| Error::Scanner {
+            message: format!(
+                "cannot run {}: {e} (install openscap-scanner)",
+                self.oscap.display()
+            ),
+        };
+        let mut command = match owners_db {
+            Some(db) => {
+                // fakeroot would only say "exit code 127": check first.
+                if fakeroot::find_program(&self.oscap).is_none() {
+                    return Err(cannot_run(&"not found"));
+                }
+                let mut c = tokio::process::Command::new(&self.fakeroot);
+                c.arg("-i").arg(db).arg("--").arg(&self.oscap);
+                c.process_group(0);
+                c
+            }
+            None => tokio::process::Command::new(&self.oscap),
+        };
+        let mut child = command
             .args(args)
             .env("OSCAP_PROBE_ROOT", &root)
             .env(
@@ -335,12 +414,11 @@ impl Scanner {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| Error::Scanner {
-                message: format!(
-                    "cannot run {}: {e} (install openscap-scanner)",
-                    self.oscap.display()
-                ),
-            })?;
+            .map_err(|e| cannot_run(&e))?;
+        let mut group = match owners_db {
+            Some(_) => KillGroupOnDrop::new(child.id()),
+            None => KillGroupOnDrop::new(None),
+        };
         let mut stderr_pipe = child.stderr.take();
         let wait = async {
             let mut stderr = Vec::new();
@@ -349,6 +427,7 @@ impl Scanner {
                 let _ = pipe.take(1 << 20).read_to_end(&mut stderr).await;
             }
             let status = child.wait().await;
+            group.disarm();
             (status, stderr)
         };
         match tokio::time::timeout(self.timeout, wait).await {
@@ -361,7 +440,8 @@ impl Scanner {
                     stderr: String::from_utf8_lossy(&stderr).into_owned(),
                 })
             }
-            // The child is killed when dropped (kill_on_drop).
+            // The child is killed when dropped (kill_on_drop), and under
+            // fakeroot its process group (`group`, dropped here too).
             Err(_) => Err(Error::Timeout {
                 seconds: self.timeout.as_secs(),
             }),
@@ -480,6 +560,54 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Timeout { .. }), "{e}");
+
+        // Under fakeroot (a scanner that is not root), the timeout kills
+        // the whole process group: fakeroot's script, its daemon and oscap.
+        if fakeroot::find_program(Path::new("fakeroot")).is_some() {
+            let pid_file = dir.path().join("oscap.pid");
+            let grouped = dir.path().join("grouped-oscap");
+            std::fs::write(
+                &grouped,
+                format!(
+                    "#!/bin/sh\necho $$ > {}\nexec sleep 30\n",
+                    pid_file.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(
+                &grouped,
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .unwrap();
+            let e = Scanner::default()
+                .oscap(&grouped)
+                .timeout(Duration::from_secs(5))
+                .scan_root_with_owners(dir.path(), &opts, &OwnerLedger::new())
+                .await
+                .unwrap_err();
+            assert!(matches!(e, Error::Timeout { .. }), "{e}");
+            let pid = std::fs::read_to_string(&pid_file).unwrap();
+            let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+            // SIGKILL is delivered at once; reaping by init may lag a little.
+            for _ in 0..50 {
+                let gone = std::fs::read_to_string(proc_dir.join("stat"))
+                    .map_or(true, |stat| stat.contains(") Z "));
+                if gone {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let stat = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+            assert!(
+                stat.is_empty() || stat.contains(") Z "),
+                "oscap under fakeroot survived the timeout: {stat}"
+            );
+        } else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set and fakeroot is missing"
+            );
+        }
 
         // Exit code 1 is an error carrying oscap's stderr.
         let failing = dir.path().join("failing-oscap");

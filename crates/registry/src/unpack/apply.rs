@@ -503,6 +503,7 @@ impl Layer<'_, '_> {
 
         let mut created = Vec::new();
         let parent = ensure_dir_in_root(self.root, parent_comps, path, &mut created)?;
+        self.record_implicit_dirs(parent_comps, &created, path)?;
         self.upper.insert(&comps);
         let parent = parent.as_fd();
         let name = name.as_slice();
@@ -634,6 +635,37 @@ impl Layer<'_, '_> {
         rfs::fchmod(fd, Mode::from_raw_mode(meta.mode))
             .map_err(|e| UnpackError::io(path, "fchmod", e))?;
         rfs::futimens(fd, &times(meta.mtime)).map_err(|e| UnpackError::io(path, "futimens", e))?;
+        self.record_fd(fd, meta, path)
+    }
+
+    /// Records `fd`'s inode as `meta`'s owner, when owners are recorded.
+    fn record_fd(&self, fd: BorrowedFd<'_>, meta: &Meta, path: &[u8]) -> Result<(), UnpackError> {
+        if let Some(ledger) = &self.u.owners {
+            let st = rfs::fstat(fd).map_err(|e| UnpackError::io(path, "fstat", e))?;
+            ledger.record(&st, meta.uid, meta.gid);
+        }
+        Ok(())
+    }
+
+    /// Records the parent directories [`ensure_dir_in_root`] just created
+    /// (`created`: their lengths in components) as root's, when owners are
+    /// recorded.
+    fn record_implicit_dirs(
+        &self,
+        parent_comps: &[Vec<u8>],
+        created: &[usize],
+        path: &[u8],
+    ) -> Result<(), UnpackError> {
+        let Some(ledger) = &self.u.owners else {
+            return Ok(());
+        };
+        for &len in created {
+            let prefix = parent_comps.get(..len).unwrap_or_default().join(&b'/');
+            if let Some(dir) = open_dir_in_root(self.root, &prefix, path)? {
+                let st = rfs::fstat(&dir).map_err(|e| UnpackError::io(path, "fstat", e))?;
+                ledger.record(&st, 0, 0);
+            }
+        }
         Ok(())
     }
 
@@ -675,6 +707,11 @@ impl Layer<'_, '_> {
             AtFlags::SYMLINK_NOFOLLOW,
         )
         .map_err(|e| UnpackError::io(path, "utimensat", e))?;
+        if let Some(ledger) = &self.u.owners {
+            let st = rfs::statat(parent, os(name), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| UnpackError::io(path, "fstatat", e))?;
+            ledger.record(&st, meta.uid, meta.gid);
+        }
         Ok(())
     }
 
@@ -826,6 +863,7 @@ impl Layer<'_, '_> {
                 .map_err(|e| UnpackError::io(&path, "fchmod", e))?;
             rfs::futimens(&fd, &times(d.meta.mtime))
                 .map_err(|e| UnpackError::io(&path, "futimens", e))?;
+            self.record_fd(fd.as_fd(), &d.meta, &path)?;
         }
         Ok(())
     }

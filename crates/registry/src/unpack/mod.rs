@@ -86,7 +86,9 @@
 //! - Device nodes are skipped unless [`UnpackerBuilder::allow_devices`] is set
 //!   *and* the process runs as root; FIFOs are created.
 //! - Owners are applied when the process runs as root (see
-//!   [`UnpackerBuilder::keep_ownership`]); modes are applied exactly
+//!   [`UnpackerBuilder::keep_ownership`]); when it does not, they can be
+//!   recorded instead ([`UnpackerBuilder::record_owners`], for a scanner run
+//!   under `fakeroot`); modes are applied exactly
 //!   (setuid, setgid and sticky included); modification times are applied,
 //!   directories' at the end of the layer. Extended attributes are not
 //!   applied.
@@ -102,6 +104,7 @@
 mod apply;
 mod error;
 mod fs;
+mod owners;
 mod stream;
 
 use std::fmt;
@@ -113,6 +116,7 @@ use imprimatur_reference::Digest;
 use rustix::fs::{Mode, OFlags};
 
 pub use error::{LimitKind, UnpackError};
+pub use owners::{OwnerLedger, RecordedOwner};
 
 /// Limits on what one layer may make the unpacker do.
 ///
@@ -245,6 +249,7 @@ pub struct Unpacker {
     allow_devices: bool,
     keep_ownership: bool,
     is_root: bool,
+    owners: Option<OwnerLedger>,
 }
 
 impl Default for Unpacker {
@@ -260,6 +265,7 @@ pub struct UnpackerBuilder {
     limits: Limits,
     allow_devices: bool,
     keep_ownership: Option<bool>,
+    owners: Option<OwnerLedger>,
 }
 
 impl UnpackerBuilder {
@@ -321,6 +327,17 @@ impl UnpackerBuilder {
         self
     }
 
+    /// Record the owner, group and mode the layers give every entry
+    /// created, by inode, in `ledger` (whether or not they are applied):
+    /// for a process that cannot `chown` and wants a scanner to see the
+    /// image's owners anyway (see [`OwnerLedger`]). Entries the unpacker
+    /// creates implicitly (a parent directory no entry names) are recorded
+    /// as `0:0`, what they get when root unpacks.
+    pub fn record_owners(mut self, ledger: OwnerLedger) -> Self {
+        self.owners = Some(ledger);
+        self
+    }
+
     /// The unpacker. Reads the process's effective uid.
     pub fn build(self) -> Unpacker {
         let is_root = rustix::process::geteuid().is_root();
@@ -329,6 +346,7 @@ impl UnpackerBuilder {
             allow_devices: self.allow_devices,
             keep_ownership: self.keep_ownership.unwrap_or(is_root),
             is_root,
+            owners: self.owners,
         }
     }
 }
@@ -340,6 +358,7 @@ impl Unpacker {
             limits: Limits::default(),
             allow_devices: false,
             keep_ownership: None,
+            owners: None,
         }
     }
 

@@ -175,3 +175,113 @@ fn types_cross_threads() {
     send_sync::<UnpackError>();
     send_sync::<LayerSummary>();
 }
+
+/// A tar of owned entries: (path, kind, uid, gid, mode, link target).
+fn owned_layer(entries: &[(&str, tar::EntryType, u64, u64, u32, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, uid, gid, mode, link) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*kind);
+        h.set_size(0);
+        h.set_uid(*uid);
+        h.set_gid(*gid);
+        h.set_mode(*mode);
+        h.set_path(name).unwrap();
+        if !link.is_empty() {
+            h.set_link_name(link).unwrap();
+        }
+        h.set_cksum();
+        b.append(&h, &b""[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn lstat(p: &std::path::Path) -> rustix::fs::Stat {
+    rustix::fs::lstat(p).unwrap()
+}
+
+#[test]
+fn recorded_owners_follow_inodes_through_links_parents_and_replacements() {
+    use tar::EntryType::{Directory, Link, Regular, Symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let root = open_root(dir.path()).unwrap();
+    let ledger = OwnerLedger::new();
+    let unpacker = Unpacker::builder()
+        .keep_ownership(false)
+        .record_owners(ledger.clone())
+        .build();
+    let apply = |tar: Vec<u8>| {
+        unpacker
+            .unpack_layer(&root, &tar[..], Compression::None, &Digest::sha256_of(&tar))
+            .unwrap();
+    };
+    apply(owned_layer(&[
+        ("etc/", Directory, 0, 0, 0o755, ""),
+        ("etc/shadow", Regular, 0, 42, 0o640, ""),
+        ("etc/shadow-", Link, 0, 0, 0o600, "etc/shadow"),
+        ("etc/motd", Symlink, 3, 4, 0o777, "issue"),
+        // var/ and var/mail/ are implied, never named.
+        ("var/mail/root", Regular, 0, 8, 0o660, ""),
+    ]));
+    let p = |rel: &str| dir.path().join(rel);
+    let owner = |rel: &str| {
+        let st = lstat(&p(rel));
+        ledger
+            .get(st.st_dev, st.st_ino)
+            .unwrap_or_else(|| panic!("{rel} not recorded"))
+    };
+    let shadow = owner("etc/shadow");
+    assert_eq!((shadow.uid, shadow.gid, shadow.mode), (0, 42, 0o100_640));
+    // One inode, one record: the hardlink is the same file.
+    assert_eq!(owner("etc/shadow-"), shadow);
+    let motd = owner("etc/motd");
+    assert_eq!(
+        (motd.uid, motd.gid, motd.mode & 0o170_000),
+        (3, 4, 0o120_000)
+    );
+    for implied in ["var", "var/mail"] {
+        let o = owner(implied);
+        assert_eq!((o.uid, o.gid, o.mode), (0, 0, 0o40_755), "{implied}");
+    }
+    assert_eq!(owner("var/mail/root").gid, 8);
+    // Records were made whatever the real owner is (here, this process's).
+    assert_eq!(ledger.len(), 6, "{:?}", ledger.entries());
+
+    // A later layer replaces the shadow file: its new inode carries the new
+    // owner, and the old name's record follows the inode, not the path.
+    apply(owned_layer(&[("etc/shadow", Regular, 0, 15, 0o600, "")]));
+    let replaced = owner("etc/shadow");
+    assert_eq!((replaced.gid, replaced.mode), (15, 0o100_600));
+    assert_eq!(
+        owner("etc/shadow-").gid,
+        42,
+        "the hardlink kept the old inode"
+    );
+
+    // The fakeroot database: one line per inode, in faked's format.
+    let mut db = Vec::new();
+    ledger.write_fakeroot_db(&mut db).unwrap();
+    let db = String::from_utf8(db).unwrap();
+    assert_eq!(db.lines().count(), ledger.len());
+    let st = lstat(&p("etc/shadow"));
+    let line = format!(
+        "dev={:x},ino={},mode=100600,uid=0,gid=15,nlink=1,rdev=0",
+        st.st_dev, st.st_ino
+    );
+    assert!(db.lines().any(|l| l == line), "{line} not in\n{db}");
+}
+
+#[test]
+fn without_a_ledger_nothing_is_recorded_and_with_one_it_is_shared_by_clones() {
+    let ledger = OwnerLedger::new();
+    let unpacker = Unpacker::builder().record_owners(ledger.clone()).build();
+    let dir = tempfile::tempdir().unwrap();
+    let root = open_root(dir.path()).unwrap();
+    let tar = layer(&[("a", b"a")]);
+    unpacker
+        .clone()
+        .unpack_layer(&root, &tar[..], Compression::None, &Digest::sha256_of(&tar))
+        .unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert!(format!("{ledger:?}").contains("inodes: 1"));
+}

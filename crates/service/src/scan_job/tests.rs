@@ -153,14 +153,22 @@ fn the_pod_is_restricted_and_tokenless() {
     assert_eq!(c["resources"]["requests"]["memory"], "512Mi");
     assert_eq!(c["resources"]["limits"]["memory"], "2Gi");
     assert_eq!(c["resources"]["limits"]["cpu"], "2");
-    // The read-only root has one writable place: the scratch emptyDir, TMPDIR.
+    // The read-only root has two writable places: the scratch emptyDir
+    // (TMPDIR) and a small one at /tmp, where oscap makes its temporary
+    // directory whatever TMPDIR says.
     assert_eq!(
         c["volumeMounts"],
-        json!([{"name": "scratch", "mountPath": "/scratch"}])
+        json!([
+            {"name": "scratch", "mountPath": "/scratch"},
+            {"name": "tmp", "mountPath": "/tmp"}
+        ])
     );
     assert_eq!(
         pod["volumes"],
-        json!([{"name": "scratch", "emptyDir": {"sizeLimit": "10Gi"}}])
+        json!([
+            {"name": "scratch", "emptyDir": {"sizeLimit": "10Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}
+        ])
     );
     assert!(
         c["env"]
@@ -245,11 +253,11 @@ fn request_options_and_named_secrets_reach_the_pod() {
         "the gate survives the trip"
     );
     assert_eq!(
-        pod["volumes"][1],
+        pod["volumes"][2],
         json!({"name": "registry-auth", "secret": {"secretName": "team-registry"}})
     );
     assert_eq!(
-        c["volumeMounts"][1],
+        c["volumeMounts"][2],
         json!({"name": "registry-auth", "mountPath": "/run/imprimatur/auth", "readOnly": true})
     );
     assert_eq!(job["spec"]["activeDeadlineSeconds"], 660);
