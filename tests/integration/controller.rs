@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::peers::{OciLayout, Registry, RegistrySetup, Scratch, require_tools, run, run_ok};
+use crate::peers::{
+    OciLayout, PodRun, PodSandbox, Registry, RegistrySetup, Scratch, require_tools, run, run_ok,
+};
 use crate::service::{Trust, condition, signatures_in, trust};
 use crate::util::{controller_bin, free_port};
 
@@ -1249,7 +1251,6 @@ impl FakeApi {
         result: &imprimatur::service::scan_result::ScanResult,
     ) {
         use imprimatur::service::scan_result;
-        let name = job["metadata"]["name"].as_str().expect("job name");
         assert_eq!(
             job["metadata"]["annotations"]["imprimatur.cop.redhat.com/image-digest"],
             result.image_digest.as_str(),
@@ -1257,6 +1258,87 @@ impl FakeApi {
         );
         let encoded = scan_result::encode(result).expect("encode");
         let termination = encoded.termination.to_json().expect("termination");
+        let log = format!("{{\"event\":\"started\"}}\n{}", encoded.frame);
+        self.report_scan_pod(job, 0, &termination, log.as_bytes());
+    }
+
+    /// Plays the kubelet for a scan Job as a real one would: runs the
+    /// container its pod template describes (command, arguments,
+    /// environment, `emptyDir` mounts) in a [`PodSandbox`] that enforces
+    /// what the template asks for (non-root, no capabilities, no privilege
+    /// escalation, read-only root filesystem; each checked to be asked),
+    /// with the test CA where an image that trusts the registry would carry
+    /// it, then reports the pod's exit code, termination message and log,
+    /// and the Job's outcome. Returns what the container printed.
+    fn run_scan_job(&self, job: &Value, scratch: &Scratch, ca: &Path) -> PodRun {
+        let spec = &job["spec"]["template"]["spec"];
+        let c = &spec["containers"][0];
+        let sc = &c["securityContext"];
+        assert_eq!(sc["runAsNonRoot"], true, "{c:#}");
+        assert_eq!(sc["readOnlyRootFilesystem"], true, "{c:#}");
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{c:#}");
+        assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]), "{c:#}");
+        assert_eq!(spec["automountServiceAccountToken"], false, "{spec:#}");
+        assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let volumes = spec["volumes"].as_array().cloned().unwrap_or_default();
+        let empty_dirs = c["volumeMounts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| {
+                volumes
+                    .iter()
+                    .any(|v| v["name"] == m["name"] && v.get("emptyDir").is_some())
+            })
+            .filter_map(|m| m["mountPath"].as_str().map(str::to_owned))
+            .collect();
+        let mut env: Vec<(String, String)> = c["env"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|e| {
+                let field = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (field("name"), field("value"))
+            })
+            .collect();
+        env.push(("SSL_CERT_FILE".into(), "/pod-ca/ca.crt".into()));
+        let pod = PodSandbox {
+            empty_dirs,
+            env,
+            files: vec![(ca.to_path_buf(), "/pod-ca/ca.crt".into())],
+        };
+        let mut argv = strings(&c["command"]);
+        argv.extend(strings(&c["args"]));
+        let ran = pod.run(scratch, &argv);
+        // The pod's log holds both of the container's streams.
+        let mut log = ran.output.stderr.clone();
+        log.extend_from_slice(&ran.output.stdout);
+        self.report_scan_pod(
+            job,
+            ran.output.status.code().unwrap_or(-1),
+            &ran.termination_message,
+            &log,
+        );
+        ran
+    }
+
+    /// Creates the scan Job's pod (labelled as its template says) ended
+    /// with `exit_code`, `termination` and `log`, then marks the Job
+    /// Complete (exit 0 or 1: the scan ran, its gate judged) or Failed (the
+    /// pod first: the controller reads it when the Job changes).
+    fn report_scan_pod(&self, job: &Value, exit_code: i32, termination: &str, log: &[u8]) {
+        let name = job["metadata"]["name"].as_str().expect("job name");
         let labels = &job["spec"]["template"]["metadata"]["labels"];
         let pod = format!("{name}-pod");
         let pods = format!("/api/v1/namespaces/{NS}/pods");
@@ -1273,26 +1355,31 @@ impl FakeApi {
             "PATCH",
             &format!("{pods}/{pod}/status"),
             "application/merge-patch+json",
-            &json!({"status": {"phase": "Succeeded", "containerStatuses": [{
+            &json!({"status": {"phase": if exit_code == 0 { "Succeeded" } else { "Failed" },
+                "containerStatuses": [{
                 "name": "scan", "image": "scanner", "imageID": "", "ready": false,
                 "restartCount": 0,
-                "state": {"terminated": {"exitCode": 0, "message": termination}}}]}}),
+                "state": {"terminated": {"exitCode": exit_code, "message": termination}}}]}}),
         );
         assert_eq!(code, 200, "{patched}");
-        let log = format!("{{\"event\":\"started\"}}\n{}", encoded.frame);
         let (code, _) = self.call_raw(
             "PUT",
             &format!("/_fake/logs/{NS}/{pod}/scan"),
             "text/plain",
-            log.as_bytes(),
+            log,
         );
         assert_eq!(code, 200);
+        let status = if exit_code == 0 {
+            json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+        } else {
+            json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True",
+                                                "reason": "BackoffLimitExceeded"}]})
+        };
         let (code, patched) = self.call(
             "PATCH",
             &format!("{JOBS}/{name}/status"),
             "application/merge-patch+json",
-            &json!({"status": {"succeeded": 1,
-                    "conditions": [{"type": "Complete", "status": "True"}]}}),
+            &json!({ "status": status }),
         );
         assert_eq!(code, 200, "{patched}");
     }
@@ -1431,6 +1518,90 @@ fn a_signing_request_that_requires_a_scan_is_signed_after_its_scan_job() {
     assert_eq!(w.api.created_at(SCANNING), 1, "no second scanning request");
     assert_eq!(w.api.created_at(JOBS), 1, "no second scan Job");
     assert_eq!(w.signatures_of(&w.v1_digest), 1, "{:?}", w.signatures());
+    ctl.kill();
+}
+
+/// A scan Job run the way its pod template says (the kubelet played by
+/// [`FakeApi::run_scan_job`]: non-root, no capabilities, read-only root
+/// filesystem, the Job's own arguments, environment and `emptyDir`s) on a
+/// real Debian image: the container succeeds, the controller reads and
+/// verifies its result from the log and termination message, and the
+/// recorded counts are those of `imprimatur scan` run as root on the same
+/// image: owner rules included, seen through fakeroot.
+#[test]
+fn a_scan_job_run_as_its_pod_says_records_the_result_of_a_root_scan() {
+    if !tools() || !require_tools(&["oscap", "fakeroot", "unshare", "setpriv", "debootstrap"]) {
+        return;
+    }
+    let w = World::new();
+    let image = format!("{}/ctl/debian:11", w.registry.host());
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "-q", "--insecure-policy", "--dest-tls-verify=false"])
+            .arg(format!(
+                "oci:{}:latest",
+                crate::peers::debian_layout().display()
+            ))
+            .arg(format!("docker://{image}")),
+    );
+    let ctl = w.controller();
+    let (code, obj) = w.api.call(
+        "POST",
+        SCANNING,
+        "application/json",
+        &json!({
+            "apiVersion": "cop.redhat.com/v1alpha2",
+            "kind": "ImageScanningRequest",
+            "metadata": {"name": "scan-debian", "namespace": NS},
+            "spec": {"image": format!("docker://{image}")},
+        }),
+    );
+    assert_eq!(code, 201, "{obj}");
+    let job = w.api.wait_for_new_job(&[], &ctl);
+    let ran = w.api.run_scan_job(&job, &w.scratch, &w.ca);
+    assert_eq!(
+        ran.output.status.code(),
+        Some(0),
+        "the scan pod failed: {}\ntermination message: {}",
+        String::from_utf8_lossy(&ran.output.stderr),
+        ran.termination_message
+    );
+
+    let deadline = Instant::now() + DEADLINE;
+    let obj = loop {
+        let obj = w.api.scanning("scan-debian");
+        if finished(&obj) {
+            break obj;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not finished within {DEADLINE:?}:\n{obj:#}\n{}",
+            ctl.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(phase(&obj), "Completed", "{obj:#}\n{}", ctl.log());
+
+    // The same image scanned as root by the CLI.
+    let root_scan = run(crate::util::imprimatur()
+        .args(["scan", "--json", "--tls-verify=false"])
+        .arg(format!("docker://{image}")));
+    assert_eq!(
+        root_scan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&root_scan.stderr)
+    );
+    let as_root: Value = serde_json::from_slice(&root_scan.stdout).expect("status JSON");
+    assert!(
+        as_root["scanResult"]["failedRules"].as_u64() > Some(0),
+        "{as_root:#}"
+    );
+    assert_eq!(
+        obj["status"]["scanResult"], as_root["scanResult"],
+        "{obj:#}"
+    );
+    assert_eq!(obj["status"]["scanLimitations"], as_root["scanLimitations"]);
     ctl.kill();
 }
 

@@ -519,6 +519,7 @@ pub(crate) fn as_non_root() -> Vec<String> {
 ///   read-only (`readOnlyRootFilesystem: true`);
 /// - each `emptyDir` a tmpfs owned by the pod's uid at its mount path;
 /// - `/dev/termination-log` a host file (the kubelet's), read back after;
+/// - `files`: host files at pod paths (what the image would carry);
 /// - the `imprimatur` binary at `/pod-bin/imprimatur`, first in `PATH`;
 /// - the command as [`NON_ROOT_UID`] with no capabilities and no new
 ///   privileges (`runAsNonRoot`, `capabilities: drop: [ALL]`,
@@ -531,6 +532,8 @@ pub(crate) struct PodSandbox {
     pub(crate) empty_dirs: Vec<String>,
     /// The container's environment (besides `PATH`).
     pub(crate) env: Vec<(String, String)>,
+    /// Host files bound read-only at pod paths (no spaces in either).
+    pub(crate) files: Vec<(PathBuf, String)>,
 }
 
 /// What a [`PodSandbox`] run left: the process output and the termination
@@ -563,6 +566,10 @@ for n in null zero full random urandom; do touch "$R/dev/$n"; mount --bind "/dev
 mkdir "$R/dev/shm"; mount -t tmpfs -o mode=1777,size=64m pod-shm "$R/dev/shm"
 touch "$R/dev/termination-log"; mount --bind "$POD_TERMINATION_LOG" "$R/dev/termination-log"
 touch "$R/pod-bin/imprimatur"; mount --bind "$POD_BIN" "$R/pod-bin/imprimatur"
+for f in $POD_FILES; do
+  host="${f%%=*}"; at="$R${f#*=}"
+  mkdir -p "$(dirname "$at")"; touch "$at"; mount --bind "$host" "$at"; mount -o remount,bind,ro "$at"
+done
 for d in $POD_EMPTY_DIRS; do
   mkdir -p "$R$d"; mount -t tmpfs -o "uid=$POD_UID,gid=$POD_UID,mode=0700,size=4g" empty-dir "$R$d"
 done
@@ -589,7 +596,15 @@ exec chroot "$R" setpriv "$@"
             .env("POD_UID", NON_ROOT_UID.to_string())
             .env("POD_BIN", crate::util::imprimatur_bin())
             .env("POD_TERMINATION_LOG", &termination)
-            .env("POD_EMPTY_DIRS", self.empty_dirs.join(" ")));
+            .env("POD_EMPTY_DIRS", self.empty_dirs.join(" "))
+            .env(
+                "POD_FILES",
+                self.files
+                    .iter()
+                    .map(|(host, at)| format!("{}={at}", host.display()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ));
         let termination_message = std::fs::read_to_string(&termination).expect("termination log");
         PodRun {
             output,

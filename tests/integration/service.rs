@@ -186,6 +186,7 @@ fn result_frame_agrees_with_json(
             ("TMPDIR".into(), "/scratch".into()),
             ("HOME".into(), "/scratch".into()),
         ],
+        files: vec![],
     };
     let args: Vec<String> = [
         "imprimatur",
