@@ -274,6 +274,75 @@ fn an_opted_in_stream_is_signed_on_push() {
     ctl.kill();
 }
 
+/// (b2) A stream that opts in with `imprimatur.io/require-scan: "true"`:
+/// its push makes a signing request that requires a scan, which makes a
+/// scanning request pinned to the pushed digest; nothing is signed until
+/// that scan's Job reports a passed result, then exactly the pushed digest
+/// is signed into an ImageSignature skopeo accepts.
+#[test]
+fn an_opted_in_stream_that_requires_a_scan_is_signed_after_the_scan() {
+    if !tools() {
+        return;
+    }
+    let o = OpenShiftWorld::new();
+    let mut ctl = o.controller();
+    o.create_stream(
+        json!({"labels": {"imprimatur.io/auto-sign": "true"},
+               "annotations": {"imprimatur.io/signing-key-secret": "release",
+                               "imprimatur.io/sign-by": "release@example.com",
+                               "imprimatur.io/require-scan": "true"}}),
+        &[&o.digests[0]],
+    );
+    let job = o.w.api.wait_for_new_job(&[], &ctl);
+    assert_eq!(
+        job["metadata"]["annotations"]["imprimatur.cop.redhat.com/image-digest"],
+        o.digests[0].as_str(),
+        "the scan is of the pushed digest"
+    );
+    let (_, list) = o.w.api.get(&format!(
+        "{SIGNING}?labelSelector=imprimatur.io%2Fimage-stream%3Dapp"
+    ));
+    let requests = list["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(requests.len(), 1, "{list:#}");
+    assert_eq!(requests[0]["spec"]["requireScan"], true, "{list:#}");
+    let name = requests[0]["metadata"]["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
+    let (_, scans) = o.w.api.get(SCANNING);
+    let scans = scans["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(scans.len(), 1, "{scans:#?}");
+    assert_eq!(
+        scans[0]["spec"]["image"],
+        format!("docker://{}@{}", o.repo, o.digests[0]),
+        "the scanning request is pinned to the pushed digest"
+    );
+    assert_eq!(
+        scans[0]["metadata"]["ownerReferences"][0]["name"],
+        name.as_str()
+    );
+    assert!(
+        o.image_signatures(&o.digests[0]).is_empty(),
+        "nothing signed before the scan"
+    );
+
+    o.w.api
+        .complete_scan_job(&job, &passed_scan(&o.digests[0], &[]));
+    let obj = o.w.api.wait_for(&name, &ctl, finished);
+    ctl.assert_running();
+    assert_eq!(phase(&obj), "Completed", "{obj:#}\n{}", ctl.log());
+    assert_eq!(obj["status"]["imageDigest"], o.digests[0].as_str());
+    assert_eq!(
+        condition(&obj["status"], "Scanned")["status"],
+        "True",
+        "{obj:#}"
+    );
+    let identity = format!("{}:v1", o.repo);
+    let pull = format!("{}@{}", o.repo, o.digests[0]);
+    o.assert_signed(&o.digests[0], &o.manifests[0], &identity, &pull);
+    ctl.kill();
+}
+
 /// (c) A namespace labelled later opts its (unlabelled) stream in: the
 /// namespace watch wakes the stream, the key comes from the namespace's
 /// annotation, and the request completes.
