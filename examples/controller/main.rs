@@ -29,7 +29,10 @@
 //! `imprimatur` and OpenSCAP; required), `IMPRIMATUR_SCANNER_PULL_SECRET`
 //! (a Secret the kubelet pulls it with), `IMPRIMATUR_REGISTRY_AUTH_SECRET` (a
 //! `dockerconfigjson` Secret, in each request's namespace, mounted for the
-//! scan's own pull), `IMPRIMATUR_REGISTRIES_D` (default
+//! scan's own pull), `IMPRIMATUR_REGISTRY_CA_CONFIGMAP` (a ConfigMap, in
+//! each request's namespace, whose `*.crt` keys are CAs the scan's pull
+//! trusts; on OpenShift one with the injected service CA reaches the
+//! integrated registry), `IMPRIMATUR_REGISTRIES_D` (default
 //! `/etc/containers/registries.d`), `IMPRIMATUR_LISTEN` (default
 //! `0.0.0.0:8080`), `IMPRIMATUR_OPENSHIFT` (`auto`, the default: use
 //! OpenShift's image API when discovery finds `image.openshift.io/v1`;
@@ -88,6 +91,7 @@ fn scan_job_config() -> anyhow::Result<ScanJobConfig> {
     let mut config = ScanJobConfig::new(image);
     config.image_pull_secret = std::env::var("IMPRIMATUR_SCANNER_PULL_SECRET").ok();
     config.registry_auth_secret = std::env::var("IMPRIMATUR_REGISTRY_AUTH_SECRET").ok();
+    config.registry_ca_config_map = std::env::var("IMPRIMATUR_REGISTRY_CA_CONFIGMAP").ok();
     Ok(config)
 }
 

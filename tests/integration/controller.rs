@@ -1264,13 +1264,13 @@ impl FakeApi {
 
     /// Plays the kubelet for a scan Job as a real one would: runs the
     /// container its pod template describes (command, arguments,
-    /// environment, `emptyDir` mounts) in a [`PodSandbox`] that enforces
+    /// environment, `emptyDir` and ConfigMap volumes, the ConfigMaps read
+    /// from the API as the kubelet does) in a [`PodSandbox`] that enforces
     /// what the template asks for (non-root, no capabilities, no privilege
     /// escalation, read-only root filesystem; each checked to be asked),
-    /// with the test CA where an image that trusts the registry would carry
-    /// it, then reports the pod's exit code, termination message and log,
-    /// and the Job's outcome. Returns what the container printed.
-    fn run_scan_job(&self, job: &Value, scratch: &Scratch, ca: &Path) -> PodRun {
+    /// then reports the pod's exit code, termination message and log, and
+    /// the Job's outcome. Returns what the container printed.
+    fn run_scan_job(&self, job: &Value, scratch: &Scratch) -> PodRun {
         let spec = &job["spec"]["template"]["spec"];
         let c = &spec["containers"][0];
         let sc = &c["securityContext"];
@@ -1290,19 +1290,23 @@ impl FakeApi {
                 .unwrap_or_default()
         };
         let volumes = spec["volumes"].as_array().cloned().unwrap_or_default();
-        let empty_dirs = c["volumeMounts"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|m| {
-                volumes
-                    .iter()
-                    .any(|v| v["name"] == m["name"] && v.get("emptyDir").is_some())
-            })
-            .filter_map(|m| m["mountPath"].as_str().map(str::to_owned))
-            .collect();
-        let mut env: Vec<(String, String)> = c["env"]
+        let mut empty_dirs = Vec::new();
+        let mut files = Vec::new();
+        for mount in c["volumeMounts"].as_array().cloned().unwrap_or_default() {
+            let at = mount["mountPath"].as_str().expect("mountPath").to_owned();
+            let volume = volumes
+                .iter()
+                .find(|v| v["name"] == mount["name"])
+                .unwrap_or_else(|| panic!("no volume for {mount}"));
+            if volume.get("emptyDir").is_some() {
+                empty_dirs.push(at);
+            } else if let Some(name) = volume["configMap"]["name"].as_str() {
+                files.push((self.config_map_volume(name, scratch), at));
+            } else {
+                panic!("the kubelet double knows emptyDir and configMap volumes: {volume}");
+            }
+        }
+        let env: Vec<(String, String)> = c["env"]
             .as_array()
             .cloned()
             .unwrap_or_default()
@@ -1312,11 +1316,10 @@ impl FakeApi {
                 (field("name"), field("value"))
             })
             .collect();
-        env.push(("SSL_CERT_FILE".into(), "/pod-ca/ca.crt".into()));
         let pod = PodSandbox {
             empty_dirs,
             env,
-            files: vec![(ca.to_path_buf(), "/pod-ca/ca.crt".into())],
+            files,
         };
         let mut argv = strings(&c["command"]);
         argv.extend(strings(&c["args"]));
@@ -1331,6 +1334,20 @@ impl FakeApi {
             &log,
         );
         ran
+    }
+
+    /// ConfigMap `name`'s keys as files in a new directory (a missing
+    /// ConfigMap would keep a real pod from starting: here it fails the
+    /// test).
+    fn config_map_volume(&self, name: &str, scratch: &Scratch) -> PathBuf {
+        let (code, cm) = self.get(&format!("/api/v1/namespaces/{NS}/configmaps/{name}"));
+        assert_eq!(code, 200, "the pod's ConfigMap {name}: {cm}");
+        let dir = scratch.path(&format!("configmap-{name}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (key, value) in cm["data"].as_object().cloned().unwrap_or_default() {
+            std::fs::write(dir.join(key), value.as_str().unwrap_or_default()).expect("write");
+        }
+        dir
     }
 
     /// Creates the scan Job's pod (labelled as its template says) ended
@@ -1523,8 +1540,8 @@ fn a_signing_request_that_requires_a_scan_is_signed_after_its_scan_job() {
 
 /// A scan Job run the way its pod template says (the kubelet played by
 /// [`FakeApi::run_scan_job`]: non-root, no capabilities, read-only root
-/// filesystem, the Job's own arguments, environment and `emptyDir`s) on a
-/// real Debian image: the container succeeds, the controller reads and
+/// filesystem, the Job's own arguments, environment, `emptyDir`s and the
+/// registry CA's ConfigMap) on a real Debian image in the TLS registry: the container succeeds, the controller reads and
 /// verifies its result from the log and termination message, and the
 /// recorded counts are those of `imprimatur scan` run as root on the same
 /// image: owner rules included, seen through fakeroot.
@@ -1544,7 +1561,23 @@ fn a_scan_job_run_as_its_pod_says_records_the_result_of_a_root_scan() {
             ))
             .arg(format!("docker://{image}")),
     );
-    let ctl = w.controller();
+    // The registry's CA reaches the Job as a ConfigMap in the request's
+    // namespace (IMPRIMATUR_REGISTRY_CA_CONFIGMAP): without it the scan's
+    // pull would not verify the registry.
+    let ca = std::fs::read_to_string(&w.ca).expect("CA");
+    let (code, obj) = w.api.call(
+        "POST",
+        &format!("/api/v1/namespaces/{NS}/configmaps"),
+        "application/json",
+        &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "registry-ca", "namespace": NS},
+                "data": {"service-ca.crt": ca}}),
+    );
+    assert_eq!(code, 201, "{obj}");
+    let ctl = w.start_controller_with(
+        None,
+        &[("IMPRIMATUR_REGISTRY_CA_CONFIGMAP", "registry-ca".to_owned())],
+    );
     let (code, obj) = w.api.call(
         "POST",
         SCANNING,
@@ -1558,7 +1591,7 @@ fn a_scan_job_run_as_its_pod_says_records_the_result_of_a_root_scan() {
     );
     assert_eq!(code, 201, "{obj}");
     let job = w.api.wait_for_new_job(&[], &ctl);
-    let ran = w.api.run_scan_job(&job, &w.scratch, &w.ca);
+    let ran = w.api.run_scan_job(&job, &w.scratch);
     assert_eq!(
         ran.output.status.code(),
         Some(0),

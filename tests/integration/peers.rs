@@ -519,7 +519,8 @@ pub(crate) fn as_non_root() -> Vec<String> {
 ///   read-only (`readOnlyRootFilesystem: true`);
 /// - each `emptyDir` a tmpfs owned by the pod's uid at its mount path;
 /// - `/dev/termination-log` a host file (the kubelet's), read back after;
-/// - `files`: host files at pod paths (what the image would carry);
+/// - `files`: host files or directories at pod paths, read-only (what the
+///   image carries, or a ConfigMap volume);
 /// - the `imprimatur` binary at `/pod-bin/imprimatur`, first in `PATH`;
 /// - the command as [`NON_ROOT_UID`] with no capabilities and no new
 ///   privileges (`runAsNonRoot`, `capabilities: drop: [ALL]`,
@@ -532,7 +533,8 @@ pub(crate) struct PodSandbox {
     pub(crate) empty_dirs: Vec<String>,
     /// The container's environment (besides `PATH`).
     pub(crate) env: Vec<(String, String)>,
-    /// Host files bound read-only at pod paths (no spaces in either).
+    /// Host files or directories bound read-only at pod paths (no spaces
+    /// in either).
     pub(crate) files: Vec<(PathBuf, String)>,
 }
 
@@ -568,7 +570,8 @@ touch "$R/dev/termination-log"; mount --bind "$POD_TERMINATION_LOG" "$R/dev/term
 touch "$R/pod-bin/imprimatur"; mount --bind "$POD_BIN" "$R/pod-bin/imprimatur"
 for f in $POD_FILES; do
   host="${f%%=*}"; at="$R${f#*=}"
-  mkdir -p "$(dirname "$at")"; touch "$at"; mount --bind "$host" "$at"; mount -o remount,bind,ro "$at"
+  if [ -d "$host" ]; then mkdir -p "$at"; else mkdir -p "$(dirname "$at")"; touch "$at"; fi
+  mount --bind "$host" "$at"; mount -o remount,bind,ro "$at"
 done
 for d in $POD_EMPTY_DIRS; do
   mkdir -p "$R$d"; mount -t tmpfs -o "uid=$POD_UID,gid=$POD_UID,mode=0700,size=4g" empty-dir "$R$d"

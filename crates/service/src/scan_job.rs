@@ -31,9 +31,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, LocalObjectReference,
-    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar,
+    LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -76,6 +76,8 @@ pub const TMP_DIR: &str = "/tmp";
 const TMP_SIZE: &str = "1Gi";
 /// Where the registry credentials Secret is mounted, when named.
 const AUTH_DIR: &str = "/run/imprimatur/auth";
+/// Where the registry CA ConfigMap is mounted, when named (`--cert-dir`).
+const CA_DIR: &str = "/run/imprimatur/ca";
 /// The default scan timeout (the CLI's).
 const DEFAULT_TIMEOUT_SECONDS: u64 = 1800;
 
@@ -91,6 +93,13 @@ pub struct ScanJobConfig {
     /// A Secret (`kubernetes.io/dockerconfigjson`) mounted for the scan's own
     /// pull of the scanned image (`--authfile`); none when not named.
     pub registry_auth_secret: Option<String>,
+    /// A ConfigMap, in each request's namespace, whose `*.crt` keys are CA
+    /// certificates the scan's pull trusts besides the system's (mounted,
+    /// `--cert-dir`); none when not named. On OpenShift, a ConfigMap
+    /// annotated `service.beta.openshift.io/inject-cabundle: "true"` gets
+    /// the service CA as `service-ca.crt`, which the integrated registry's
+    /// certificate is signed by.
+    pub registry_ca_config_map: Option<String>,
     /// Requests and limits of the scanning container.
     pub resources: ResourceRequirements,
     /// The scratch `emptyDir`'s size limit (the unpacked image).
@@ -115,6 +124,7 @@ impl ScanJobConfig {
             scanner_image: scanner_image.into(),
             image_pull_secret: None,
             registry_auth_secret: None,
+            registry_ca_config_map: None,
             resources: ResourceRequirements {
                 requests: Some(BTreeMap::from([
                     ("cpu".into(), q("500m")),
@@ -339,6 +349,9 @@ fn scan_args(
             format!("{AUTH_DIR}/.dockerconfigjson"),
         ]);
     }
+    if config.registry_ca_config_map.is_some() {
+        args.extend(["--cert-dir".to_owned(), CA_DIR.to_owned()]);
+    }
     if !config.tls_verify {
         args.push("--tls-verify=false".to_owned());
     }
@@ -376,6 +389,22 @@ fn pod_spec(config: &ScanJobConfig, args: Vec<String>) -> PodSpec {
             ..Volume::default()
         },
     ];
+    if let Some(config_map) = &config.registry_ca_config_map {
+        mounts.push(VolumeMount {
+            name: "registry-ca".into(),
+            mount_path: CA_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+        volumes.push(Volume {
+            name: "registry-ca".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map.clone(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
     if let Some(secret) = &config.registry_auth_secret {
         mounts.push(VolumeMount {
             name: "registry-auth".into(),

@@ -198,6 +198,7 @@ fn request_options_and_named_secrets_reach_the_pod() {
     let mut config = ScanJobConfig::new("scanner:1");
     config.image_pull_secret = Some("scanner-pull".into());
     config.registry_auth_secret = Some("team-registry".into());
+    config.registry_ca_config_map = Some("registry-ca".into());
     config.tls_verify = false;
     let gate = imprimatur_arf::Gate::from_yaml("maxFailed: {high: 0}\n").unwrap();
     let spec = ImageScanningRequestSpec {
@@ -244,6 +245,8 @@ fn request_options_and_named_secrets_reach_the_pod() {
         &gate_json,
         "--authfile",
         "/run/imprimatur/auth/.dockerconfigjson",
+        "--cert-dir",
+        "/run/imprimatur/ca",
         "--tls-verify=false",
     ];
     assert_eq!(args, want);
@@ -254,10 +257,18 @@ fn request_options_and_named_secrets_reach_the_pod() {
     );
     assert_eq!(
         pod["volumes"][2],
-        json!({"name": "registry-auth", "secret": {"secretName": "team-registry"}})
+        json!({"name": "registry-ca", "configMap": {"name": "registry-ca"}})
     );
     assert_eq!(
         c["volumeMounts"][2],
+        json!({"name": "registry-ca", "mountPath": "/run/imprimatur/ca", "readOnly": true})
+    );
+    assert_eq!(
+        pod["volumes"][3],
+        json!({"name": "registry-auth", "secret": {"secretName": "team-registry"}})
+    );
+    assert_eq!(
+        c["volumeMounts"][3],
         json!({"name": "registry-auth", "mountPath": "/run/imprimatur/auth", "readOnly": true})
     );
     assert_eq!(job["spec"]["activeDeadlineSeconds"], 660);
