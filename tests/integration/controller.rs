@@ -146,9 +146,31 @@ impl FakeApi {
     /// Polls the request until `done` holds for it, or panics after
     /// [`DEADLINE`] with the object and the controller's log.
     fn wait_for(&self, name: &str, ctl: &Controller, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_until(name, ctl, || self.signing(name), done)
+    }
+
+    /// [`FakeApi::wait_for`] for the scanning request `name`.
+    fn wait_for_scanning(
+        &self,
+        name: &str,
+        ctl: &Controller,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        self.wait_until(name, ctl, || self.scanning(name), done)
+    }
+
+    /// Polls `get` until `done` holds for what it returns, or panics after
+    /// [`DEADLINE`] with the object and the controller's log.
+    fn wait_until(
+        &self,
+        name: &str,
+        ctl: &Controller,
+        get: impl Fn() -> Value,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let obj = self.signing(name);
+            let obj = get();
             if done(&obj) {
                 return obj;
             }
@@ -1600,19 +1622,7 @@ fn a_scan_job_run_as_its_pod_says_records_the_result_of_a_root_scan() {
         ran.termination_message
     );
 
-    let deadline = Instant::now() + DEADLINE;
-    let obj = loop {
-        let obj = w.api.scanning("scan-debian");
-        if finished(&obj) {
-            break obj;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not finished within {DEADLINE:?}:\n{obj:#}\n{}",
-            ctl.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let obj = w.api.wait_for_scanning("scan-debian", &ctl, finished);
     assert_eq!(phase(&obj), "Completed", "{obj:#}\n{}", ctl.log());
 
     // The same image scanned as root by the CLI.

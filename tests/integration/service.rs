@@ -60,6 +60,23 @@ fn registry_with_debian(extra: &[&str]) -> (Registry, String) {
     (registry, image)
 }
 
+/// The selected rules' results of the first TestResult of a JSON report
+/// (`arf report --format json`, or a scan result's report), by rule id.
+fn rule_results(report: &Value) -> BTreeMap<String, String> {
+    report["testResults"][0]["ruleResults"]
+        .as_array()
+        .expect("ruleResults")
+        .iter()
+        .filter(|r| r["result"] != "notselected")
+        .map(|r| {
+            (
+                r["idref"].as_str().unwrap_or_default().to_owned(),
+                r["result"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// `Result\r\tVALUE` lines of oscap's stdout, per rule (oscap writes a
 /// carriage return before the tab, to redraw "processing" on terminals).
 fn oscap_results(stdout: &str) -> BTreeMap<String, String> {
@@ -134,20 +151,7 @@ fn scan_counts_equal_oscap_chroot_on_the_tree_umoci_unpacks() {
             .arg(&arf),
     );
     let report: Value = serde_json::from_slice(&ours.stdout).expect("report json");
-    let rules = report["testResults"][0]["ruleResults"]
-        .as_array()
-        .expect("ruleResults");
-    let ours: BTreeMap<String, String> = rules
-        .iter()
-        .filter(|r| r["result"] != "notselected")
-        .map(|r| {
-            (
-                r["idref"].as_str().unwrap_or_default().to_owned(),
-                r["result"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(ours, theirs);
+    assert_eq!(rule_results(&report), theirs);
     // The offline-root limits are reported, not passed over.
     let limits = status["scanLimitations"].as_array().expect("limitations");
     assert!(
@@ -231,18 +235,7 @@ fn result_frame_agrees_with_json(
     assert_eq!(summary.counts, Some(result.scan_result));
     // The report came along, with the rule results.
     let report = result.report.expect("the report fits");
-    let rules: BTreeMap<String, String> = report["testResults"][0]["ruleResults"]
-        .as_array()
-        .expect("ruleResults")
-        .iter()
-        .filter(|r| r["result"] != "notselected")
-        .map(|r| {
-            (
-                r["idref"].as_str().unwrap_or_default().to_owned(),
-                r["result"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let rules = rule_results(&report);
     // Among them, the rules on /etc/passwd's, /etc/shadow's... owners and
     // groups, which a non-root unpack fails unless oscap sees the owners the
     // image gives (recorded by the unpacker, shown through fakeroot).
