@@ -122,13 +122,22 @@ impl FakeApi {
 
     /// Creates a signing request in `team`; panics unless 201.
     fn create_signing(&self, name: &str, spec: Value) -> Value {
+        self.create_request(SIGNING, "ImageSigningRequest", name, spec)
+    }
+
+    /// Creates a scanning request in `team`; panics unless 201.
+    fn create_scanning(&self, name: &str, spec: Value) -> Value {
+        self.create_request(SCANNING, "ImageScanningRequest", name, spec)
+    }
+
+    fn create_request(&self, collection: &str, kind: &str, name: &str, spec: Value) -> Value {
         let (code, obj) = self.call(
             "POST",
-            SIGNING,
+            collection,
             "application/json",
             &json!({
                 "apiVersion": "cop.redhat.com/v1alpha2",
-                "kind": "ImageSigningRequest",
+                "kind": kind,
                 "metadata": {"name": name, "namespace": NS},
                 "spec": spec,
             }),
@@ -1600,18 +1609,8 @@ fn a_scan_job_run_as_its_pod_says_records_the_result_of_a_root_scan() {
         None,
         &[("IMPRIMATUR_REGISTRY_CA_CONFIGMAP", "registry-ca".to_owned())],
     );
-    let (code, obj) = w.api.call(
-        "POST",
-        SCANNING,
-        "application/json",
-        &json!({
-            "apiVersion": "cop.redhat.com/v1alpha2",
-            "kind": "ImageScanningRequest",
-            "metadata": {"name": "scan-debian", "namespace": NS},
-            "spec": {"image": format!("docker://{image}")},
-        }),
-    );
-    assert_eq!(code, 201, "{obj}");
+    w.api
+        .create_scanning("scan-debian", json!({"image": format!("docker://{image}")}));
     let job = w.api.wait_for_new_job(&[], &ctl);
     let ran = w.api.run_scan_job(&job, &w.scratch);
     assert_eq!(
@@ -1659,19 +1658,11 @@ fn a_scanning_request_rescans_on_schedule_and_records_each_run() {
     }
     let w = World::new();
     let mut ctl = w.controller();
-    let (code, obj) = w.api.call(
-        "POST",
-        SCANNING,
-        "application/json",
-        &json!({
-            "apiVersion": "cop.redhat.com/v1alpha2",
-            "kind": "ImageScanningRequest",
-            "metadata": {"name": "scan-often", "namespace": NS},
-            "spec": {"image": format!("docker://{}", w.v1), "gate": {},
-                     "rescanIntervalSeconds": 1},
-        }),
+    w.api.create_scanning(
+        "scan-often",
+        json!({"image": format!("docker://{}", w.v1), "gate": {},
+               "rescanIntervalSeconds": 1}),
     );
-    assert_eq!(code, 201, "{obj}");
     let wait_runs = |runs: usize| {
         let deadline = Instant::now() + DEADLINE;
         loop {
