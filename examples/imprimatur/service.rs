@@ -102,7 +102,9 @@ pub(crate) struct ScanArgs {
     json: bool,
     /// Print the scan result as a framed payload (gzip + base64 between
     /// BEGIN/END lines) instead of a summary, for a controller to read from
-    /// the pod log.
+    /// the pod log. The exit code is then 0 once the result is written,
+    /// whatever the gate's verdict (it is in the frame): a scan Job fails
+    /// only when the scan does.
     #[arg(long = "result-frame", conflicts_with = "json")]
     result_frame: bool,
     /// Write the termination message (the frame's SHA-256 and length, the
@@ -202,8 +204,10 @@ struct RunArgs {
 
 pub(crate) fn scan_cmd(args: ScanArgs) -> ExitCode {
     let termination_log = args.termination_log.clone();
+    let verdict_in_frame = args.result_frame;
     match scan(args) {
         Ok(true) => ExitCode::SUCCESS,
+        Ok(false) if verdict_in_frame => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -1609,8 +1609,10 @@ fn a_scan_job_run_as_its_pod_says_records_the_result_of_a_root_scan() {
         None,
         &[("IMPRIMATUR_REGISTRY_CA_CONFIGMAP", "registry-ca".to_owned())],
     );
-    w.api
-        .create_scanning("scan-debian", json!({"image": format!("docker://{image}")}));
+    w.api.create_scanning(
+        "scan-debian",
+        json!({"image": format!("docker://{image}"), "gate": {}}),
+    );
     let job = w.api.wait_for_new_job(&[], &ctl);
     let ran = w.api.run_scan_job(&job, &w.scratch);
     assert_eq!(
@@ -1622,7 +1624,6 @@ fn a_scan_job_run_as_its_pod_says_records_the_result_of_a_root_scan() {
     );
 
     let obj = w.api.wait_for_scanning("scan-debian", &ctl, finished);
-    assert_eq!(phase(&obj), "Completed", "{obj:#}\n{}", ctl.log());
 
     // The same image scanned as root by the CLI.
     let root_scan = run(crate::util::imprimatur()
@@ -1644,6 +1645,13 @@ fn a_scan_job_run_as_its_pod_says_records_the_result_of_a_root_scan() {
         "{obj:#}"
     );
     assert_eq!(obj["status"]["scanLimitations"], as_root["scanLimitations"]);
+    // An empty gate allows no failed rule: the image fails it, and the pod
+    // still succeeded above (a Job fails only when the scan does).
+    assert_eq!(
+        condition(&obj["status"], "GatePassed")["status"],
+        "False",
+        "{obj:#}"
+    );
     ctl.kill();
 }
 

@@ -17,12 +17,12 @@
 //!
 //! `fakeroot` is a shell script that starts a daemon (`faked`) beside the
 //! command: oscap runs in its own process group, and a timeout or a dropped
-//! scan kills the whole group, not only the script.
+//! scan kills the whole group, not only the script
+//! ([`crate::process_group`]).
 
 use std::path::{Path, PathBuf};
 
 use imprimatur_registry::unpack::OwnerLedger;
-use rustix::process::{Pid, Signal};
 
 use crate::error::{Error, Result};
 
@@ -65,33 +65,6 @@ pub(crate) fn find_program(program: &Path) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
-}
-
-/// Kills a process group when dropped, unless disarmed: a scan that times
-/// out or is dropped takes fakeroot's daemon and oscap with it.
-pub(crate) struct KillGroupOnDrop(Option<Pid>);
-
-impl KillGroupOnDrop {
-    /// Guards the group led by the process `id` (started with
-    /// `process_group(0)`).
-    pub(crate) fn new(id: Option<u32>) -> Self {
-        KillGroupOnDrop(id.and_then(|id| Pid::from_raw(i32::try_from(id).ok()?)))
-    }
-
-    /// The leader was waited for: leave the group alone (its id may be
-    /// reused once its members are gone).
-    pub(crate) fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for KillGroupOnDrop {
-    fn drop(&mut self) {
-        if let Some(group) = self.0 {
-            // ESRCH (already gone) is fine.
-            let _ = rustix::process::kill_process_group(group, Signal::KILL);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ pub mod image_streams;
 pub mod keys;
 mod locks;
 pub mod pipeline;
+mod process_group;
 pub mod request;
 #[cfg(feature = "kube")]
 pub mod scan_job;

@@ -489,7 +489,10 @@ fn restricted() -> SecurityContext {
 pub enum JobOutcome {
     /// Not finished: pending or running.
     Running,
-    /// Its pod exited 0 or 1 (the gate passed or failed): a result to read.
+    /// Its pod exited 0: a result to read, whatever the gate's verdict
+    /// (`imprimatur scan --result-frame` exits 0 once it wrote one; older
+    /// scanner images exited 1 on a failed gate, which fails the Job, and
+    /// their result is read all the same).
     Succeeded,
     /// It failed (the scan errored, the deadline passed, the pod was
     /// evicted): the reason and message of its `Failed` condition.

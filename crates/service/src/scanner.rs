@@ -13,9 +13,12 @@
 //! file owners judge the image, not the scanner's uid (see
 //! [`crate::fakeroot`]).
 //!
-//! Cancellation: drop the future. The oscap process is killed with it
-//! (`kill_on_drop`; under `fakeroot`, its whole process group) and the
-//! scratch root is a `TempDir`, removed on drop.
+//! oscap can hang (OpenSCAP 1.3's probe threads can deadlock): a run that
+//! uses no CPU time at all for the stall window (two minutes) is killed and
+//! run once more (see [`crate::process_group`]).
+//!
+//! Cancellation: drop the future. oscap's process group is killed with it,
+//! and the scratch root is a `TempDir`, removed on drop.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -28,8 +31,12 @@ use tokio::io::AsyncReadExt as _;
 
 use crate::content::{self, ChosenContent};
 use crate::error::{Error, Result};
-use crate::fakeroot::{self, KillGroupOnDrop};
+use crate::fakeroot;
+use crate::process_group::{self, KillGroupOnDrop};
 use crate::scratch::{ScratchDir, is_out_of_space};
+
+/// How long oscap may use no CPU time before it is taken as hung.
+const DEFAULT_STALL: Duration = Duration::from_secs(120);
 
 /// How to scan: content and limits. `Scanner::default()` uses `oscap` from
 /// `PATH`, SSG content from [`content::DEFAULT_CONTENT_DIR`], 30 minutes.
@@ -39,6 +46,7 @@ pub struct Scanner {
     fakeroot: PathBuf,
     content_dir: PathBuf,
     timeout: Duration,
+    stall: Duration,
     scratch: ScratchDir,
 }
 
@@ -49,6 +57,7 @@ impl Default for Scanner {
             fakeroot: PathBuf::from("fakeroot"),
             content_dir: PathBuf::from(content::DEFAULT_CONTENT_DIR),
             timeout: Duration::from_secs(1800),
+            stall: DEFAULT_STALL,
             scratch: ScratchDir::Auto,
         }
     }
@@ -123,6 +132,13 @@ impl Scanner {
     /// The longest a scan may take (oscap is killed after it).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long oscap may use no CPU time at all before it is taken as hung,
+    /// killed and run once more (default two minutes).
+    pub fn stall_timeout(mut self, window: Duration) -> Self {
+        self.stall = window;
         self
     }
 
@@ -375,13 +391,40 @@ impl Scanner {
         ))
     }
 
-    /// Runs oscap on `root`; under `fakeroot -i owners_db` when given.
+    /// Runs oscap on `root`; under `fakeroot -i owners_db` when given. A
+    /// run that hangs is killed and run once more; both share the scan's
+    /// timeout.
     async fn run_oscap(
         &self,
         root: &Path,
         args: &[std::ffi::OsString],
         owners_db: Option<&Path>,
     ) -> Result<OscapRun> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        for _attempt in 0..2 {
+            if let Some(run) = self.run_oscap_once(root, args, owners_db, deadline).await? {
+                return Ok(run);
+            }
+        }
+        Err(Error::Scanner {
+            message: format!(
+                "{} used no CPU time for {} s, twice, and was killed: it hung \
+                 (OpenSCAP's probe threads can deadlock)",
+                self.oscap.display(),
+                self.stall.as_secs()
+            ),
+        })
+    }
+
+    /// One run of oscap: `None` when it hung ([`process_group::stalled`])
+    /// and was killed.
+    async fn run_oscap_once(
+        &self,
+        root: &Path,
+        args: &[std::ffi::OsString],
+        owners_db: Option<&Path>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<OscapRun>> {
         let root = std::path::absolute(root).map_err(|e| Error::io("resolve", root, e))?;
         let cannot_run = |e: &dyn std::fmt::Display| Error::Scanner {
             message: format!(
@@ -397,11 +440,11 @@ impl Scanner {
                 }
                 let mut c = tokio::process::Command::new(&self.fakeroot);
                 c.arg("-i").arg(db).arg("--").arg(&self.oscap);
-                c.process_group(0);
                 c
             }
             None => tokio::process::Command::new(&self.oscap),
         };
+        command.process_group(0);
         let mut child = command
             .args(args)
             .env("OSCAP_PROBE_ROOT", &root)
@@ -415,10 +458,8 @@ impl Scanner {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| cannot_run(&e))?;
-        let mut group = match owners_db {
-            Some(_) => KillGroupOnDrop::new(child.id()),
-            None => KillGroupOnDrop::new(None),
-        };
+        let pgid = child.id();
+        let mut group = KillGroupOnDrop::new(pgid);
         let mut stderr_pipe = child.stderr.take();
         let wait = async {
             let mut stderr = Vec::new();
@@ -430,18 +471,31 @@ impl Scanner {
             group.disarm();
             (status, stderr)
         };
-        match tokio::time::timeout(self.timeout, wait).await {
-            Ok((status, stderr)) => {
+        let hung = async {
+            match pgid {
+                Some(pgid) => process_group::stalled(pgid, self.stall).await,
+                None => std::future::pending().await,
+            }
+        };
+        let watched = async {
+            tokio::select! {
+                finished = wait => Some(finished),
+                () = hung => None,
+            }
+        };
+        // On a timeout or a hang, `group` (dropped on return) kills the
+        // process group, and `child` (kill_on_drop) the child.
+        match tokio::time::timeout_at(deadline, watched).await {
+            Ok(Some((status, stderr))) => {
                 let status = status.map_err(|e| Error::Scanner {
                     message: format!("waiting for oscap: {e}"),
                 })?;
-                Ok(OscapRun {
+                Ok(Some(OscapRun {
                     code: status.code().unwrap_or(-1),
                     stderr: String::from_utf8_lossy(&stderr).into_owned(),
-                })
+                }))
             }
-            // The child is killed when dropped (kill_on_drop), and under
-            // fakeroot its process group (`group`, dropped here too).
+            Ok(None) => Ok(None),
             Err(_) => Err(Error::Timeout {
                 seconds: self.timeout.as_secs(),
             }),
@@ -522,6 +576,69 @@ mod tests {
         assert!(l[0].contains("dpkginfo probe"));
         assert!(l[1].starts_with("the sysctl probe cannot inspect an offline root"));
         assert!(limitations_of("").is_empty());
+    }
+
+    /// An XCCDF result document with one passed rule.
+    const ONE_RULE_RESULT: &str = r#"<?xml version="1.0"?>
+<Benchmark xmlns="http://checklists.nist.gov/xccdf/1.2" id="xccdf_t_benchmark_b">
+  <TestResult id="xccdf_t_testresult_r" start-time="2026-11-29T00:00:00" end-time="2026-11-29T00:00:01">
+    <rule-result idref="xccdf_t_rule_a" severity="low"><result>pass</result></rule-result>
+  </TestResult>
+</Benchmark>
+"#;
+
+    #[tokio::test]
+    async fn an_oscap_that_hangs_once_is_killed_and_run_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let ds = dir.path().join("ds.xml");
+        std::fs::write(
+            &ds,
+            r#"<Profile id="xccdf_org.ssgproject.content_profile_standard"/>"#,
+        )
+        .unwrap();
+        let opts = ScanOptions {
+            datastream: Some(ds),
+            ..ScanOptions::default()
+        };
+        let result = dir.path().join("result.xml");
+        std::fs::write(&result, ONE_RULE_RESULT).unwrap();
+        let first = dir.path().join("first-run");
+        let hung_pid = dir.path().join("hung.pid");
+        // First run: hangs without using CPU. Second: writes the result
+        // where --results-arf says.
+        let script = format!(
+            "#!/bin/sh\n\
+             if [ ! -e {first} ]; then touch {first}; echo $$ > {pid}; exec sleep 60; fi\n\
+             while [ $# -gt 0 ]; do\n\
+               if [ \"$1\" = --results-arf ]; then cp {result} \"$2\"; fi; shift\n\
+             done\n\
+             exit 0\n",
+            first = first.display(),
+            pid = hung_pid.display(),
+            result = result.display(),
+        );
+        let oscap = dir.path().join("flaky-oscap");
+        std::fs::write(&oscap, script).unwrap();
+        std::fs::set_permissions(&oscap, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let (out, _) = Scanner::default()
+            .oscap(&oscap)
+            .timeout(Duration::from_secs(50))
+            .stall_timeout(Duration::from_secs(1))
+            .scan_root(dir.path(), &opts)
+            .await
+            .unwrap();
+        assert_eq!(out.exit_code, 0);
+        assert_eq!(out.report.test_results.len(), 1);
+        // The hung run was killed (its group), not left behind.
+        let pid = std::fs::read_to_string(&hung_pid).unwrap();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "the hung oscap survived: {stat}"
+        );
     }
 
     #[tokio::test]
@@ -608,6 +725,25 @@ mod tests {
                 "CI is set and fakeroot is missing"
             );
         }
+
+        // A run that uses no CPU at all (a deadlocked oscap) is killed
+        // after the stall window and run once more: hanging twice is an
+        // error saying so, well before the timeout.
+        let hangs = dir.path().join("hanging-oscap");
+        std::fs::write(&hangs, "#!/bin/sh\nexec sleep 60\n").unwrap();
+        std::fs::set_permissions(&hangs, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let e = Scanner::default()
+            .oscap(&hangs)
+            .timeout(Duration::from_secs(50))
+            .stall_timeout(Duration::from_secs(1))
+            .scan_root(dir.path(), &opts)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Scanner { .. }) && e.to_string().contains("twice"),
+            "{e}"
+        );
 
         // Exit code 1 is an error carrying oscap's stderr.
         let failing = dir.path().join("failing-oscap");
