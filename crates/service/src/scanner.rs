@@ -578,17 +578,9 @@ mod tests {
         assert!(limitations_of("").is_empty());
     }
 
-    /// An XCCDF result document with one passed rule.
-    const ONE_RULE_RESULT: &str = r#"<?xml version="1.0"?>
-<Benchmark xmlns="http://checklists.nist.gov/xccdf/1.2" id="xccdf_t_benchmark_b">
-  <TestResult id="xccdf_t_testresult_r" start-time="2026-11-29T00:00:00" end-time="2026-11-29T00:00:01">
-    <rule-result idref="xccdf_t_rule_a" severity="low"><result>pass</result></rule-result>
-  </TestResult>
-</Benchmark>
-"#;
-
-    #[tokio::test]
-    async fn an_oscap_that_hangs_once_is_killed_and_run_again() {
+    /// A root to scan (with `etc/`) and options naming a datastream with the
+    /// standard profile in it; the stand-in oscaps here never read it.
+    fn root_with_a_datastream() -> (tempfile::TempDir, ScanOptions) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
         let ds = dir.path().join("ds.xml");
@@ -601,6 +593,30 @@ mod tests {
             datastream: Some(ds),
             ..ScanOptions::default()
         };
+        (dir, opts)
+    }
+
+    /// An executable shell script `name` in `dir`: a stand-in for oscap.
+    fn stand_in(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        path
+    }
+
+    /// An XCCDF result document with one passed rule.
+    const ONE_RULE_RESULT: &str = r#"<?xml version="1.0"?>
+<Benchmark xmlns="http://checklists.nist.gov/xccdf/1.2" id="xccdf_t_benchmark_b">
+  <TestResult id="xccdf_t_testresult_r" start-time="2026-11-29T00:00:00" end-time="2026-11-29T00:00:01">
+    <rule-result idref="xccdf_t_rule_a" severity="low"><result>pass</result></rule-result>
+  </TestResult>
+</Benchmark>
+"#;
+
+    #[tokio::test]
+    async fn an_oscap_that_hangs_once_is_killed_and_run_again() {
+        let (dir, opts) = root_with_a_datastream();
         let result = dir.path().join("result.xml");
         std::fs::write(&result, ONE_RULE_RESULT).unwrap();
         let first = dir.path().join("first-run");
@@ -608,8 +624,7 @@ mod tests {
         // First run: hangs without using CPU. Second: writes the result
         // where --results-arf says.
         let script = format!(
-            "#!/bin/sh\n\
-             if [ ! -e {first} ]; then touch {first}; echo $$ > {pid}; exec sleep 60; fi\n\
+            "if [ ! -e {first} ]; then touch {first}; echo $$ > {pid}; exec sleep 60; fi\n\
              while [ $# -gt 0 ]; do\n\
                if [ \"$1\" = --results-arf ]; then cp {result} \"$2\"; fi; shift\n\
              done\n\
@@ -618,10 +633,7 @@ mod tests {
             pid = hung_pid.display(),
             result = result.display(),
         );
-        let oscap = dir.path().join("flaky-oscap");
-        std::fs::write(&oscap, script).unwrap();
-        std::fs::set_permissions(&oscap, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        let oscap = stand_in(dir.path(), "flaky-oscap", &script);
         let (out, _) = Scanner::default()
             .oscap(&oscap)
             .timeout(Duration::from_secs(50))
@@ -643,18 +655,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_oscap_is_a_clear_error_and_a_timeout_kills_it() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-        let ds = dir.path().join("ds.xml");
-        std::fs::write(
-            &ds,
-            r#"<Profile id="xccdf_org.ssgproject.content_profile_standard"/>"#,
-        )
-        .unwrap();
-        let opts = ScanOptions {
-            datastream: Some(ds.clone()),
-            ..ScanOptions::default()
-        };
+        let (dir, opts) = root_with_a_datastream();
         let e = Scanner::default()
             .oscap("/nonexistent/oscap")
             .scan_root(dir.path(), &opts)
@@ -666,10 +667,7 @@ mod tests {
         );
 
         // A stand-in that hangs: the timeout fires and the process is killed.
-        let script = dir.path().join("slow-oscap");
-        std::fs::write(&script, "#!/bin/sh\nsleep 30\n").unwrap();
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        let script = stand_in(dir.path(), "slow-oscap", "sleep 30\n");
         let e = Scanner::default()
             .oscap(&script)
             .timeout(Duration::from_millis(200))
@@ -682,20 +680,11 @@ mod tests {
         // the whole process group: fakeroot's script, its daemon and oscap.
         if fakeroot::find_program(Path::new("fakeroot")).is_some() {
             let pid_file = dir.path().join("oscap.pid");
-            let grouped = dir.path().join("grouped-oscap");
-            std::fs::write(
-                &grouped,
-                format!(
-                    "#!/bin/sh\necho $$ > {}\nexec sleep 30\n",
-                    pid_file.display()
-                ),
-            )
-            .unwrap();
-            std::fs::set_permissions(
-                &grouped,
-                std::os::unix::fs::PermissionsExt::from_mode(0o755),
-            )
-            .unwrap();
+            let grouped = stand_in(
+                dir.path(),
+                "grouped-oscap",
+                &format!("echo $$ > {}\nexec sleep 30\n", pid_file.display()),
+            );
             let e = Scanner::default()
                 .oscap(&grouped)
                 .timeout(Duration::from_secs(5))
@@ -729,10 +718,7 @@ mod tests {
         // A run that uses no CPU at all (a deadlocked oscap) is killed
         // after the stall window and run once more: hanging twice is an
         // error saying so, well before the timeout.
-        let hangs = dir.path().join("hanging-oscap");
-        std::fs::write(&hangs, "#!/bin/sh\nexec sleep 60\n").unwrap();
-        std::fs::set_permissions(&hangs, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        let hangs = stand_in(dir.path(), "hanging-oscap", "exec sleep 60\n");
         let e = Scanner::default()
             .oscap(&hangs)
             .timeout(Duration::from_secs(50))
@@ -746,17 +732,11 @@ mod tests {
         );
 
         // Exit code 1 is an error carrying oscap's stderr.
-        let failing = dir.path().join("failing-oscap");
-        std::fs::write(
-            &failing,
-            "#!/bin/sh\necho 'OpenSCAP Error: bad content' >&2\nexit 1\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(
-            &failing,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let failing = stand_in(
+            dir.path(),
+            "failing-oscap",
+            "echo 'OpenSCAP Error: bad content' >&2\nexit 1\n",
+        );
         let e = Scanner::default()
             .oscap(&failing)
             .scan_root(dir.path(), &opts)
