@@ -433,11 +433,7 @@ impl Pipeline {
         let mut run = Run::start(self, doc.metadata.generation);
         let result = async {
             let spec = &doc.spec;
-            let target = crate::request::target_of(
-                spec.image_stream_tag.as_deref(),
-                spec.image.as_deref(),
-                &doc.metadata,
-            )?;
+            let target = signing_target(doc)?;
             let located = run.locate(&target, pinned_digest(&doc.metadata)).await?;
             let image = located.image.clone();
             let identity = signing_identity(&located.identity, spec.identity.as_deref())?;
@@ -485,11 +481,7 @@ impl Pipeline {
         let mut run = Run::start(self, doc.metadata.generation);
         let result = async {
             let spec = &doc.spec;
-            let target = crate::request::target_of(
-                spec.image_stream_tag.as_deref(),
-                spec.image.as_deref(),
-                &doc.metadata,
-            )?;
+            let target = signing_target(doc)?;
             let digest = imprimatur_reference::Digest::parse(&scan.digest).map_err(|e| {
                 Error::Request(format!("the scanned digest {:?}: {e}", scan.digest))
             })?;
@@ -723,6 +715,15 @@ impl Located {
             _ => Ok(()),
         }
     }
+}
+
+/// The image a signing request names (`imageStreamTag` or `image`).
+fn signing_target(doc: &Document<ImageSigningRequestSpec>) -> Result<ImageTarget> {
+    crate::request::target_of(
+        doc.spec.image_stream_tag.as_deref(),
+        doc.spec.image.as_deref(),
+        &doc.metadata,
+    )
 }
 
 /// The digest a request is pinned to ([`PINNED_DIGEST_ANNOTATION`]).

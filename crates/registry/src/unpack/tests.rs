@@ -272,7 +272,7 @@ fn recorded_owners_follow_inodes_through_links_parents_and_replacements() {
 }
 
 #[test]
-fn without_a_ledger_nothing_is_recorded_and_with_one_it_is_shared_by_clones() {
+fn a_ledger_is_shared_by_the_unpackers_clones() {
     let ledger = OwnerLedger::new();
     let unpacker = Unpacker::builder().record_owners(ledger.clone()).build();
     let dir = tempfile::tempdir().unwrap();
